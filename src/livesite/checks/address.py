@@ -1,0 +1,25 @@
+"""host:port for the kinds that speak to a socket, defaulting to the zone's base_url."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from livesite.config.models import Zone
+from livesite.net.errors import ProbeError
+from livesite.results import FailureKind
+
+
+def host_port(address: str | None, zone: Zone, default_port: int) -> tuple[str, int]:
+    if address is None:
+        if zone.base_url is None:
+            raise ProbeError(FailureKind.connect, f"no address given and zone {zone.name!r} has no base_url")
+        parts = urlsplit(zone.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return parts.hostname or "", port
+    host, sep, port_text = address.rpartition(":")
+    if not sep:
+        return address, default_port
+    try:
+        return host.strip("[]"), int(port_text)
+    except ValueError:
+        raise ProbeError(FailureKind.connect, f"bad port in address {address!r}") from None

@@ -1,0 +1,90 @@
+"""What a check kind needs besides its spec: the zone it runs from, defaults, and shared resources."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from livesite.clock import Clock, SystemClock
+from livesite.config.models import Defaults, TlsSettings, Zone
+from livesite.net.http1 import Connection, Progress
+
+
+class Resources:
+    """Long-lived things shared by every run: TLS contexts (costly to build) and kept-alive connections."""
+
+    def __init__(self, base_dir: Path = Path(".")) -> None:
+        self.base_dir = base_dir
+        self._ssl: dict[tuple[object, ...], ssl.SSLContext] = {}
+        self._connections: dict[tuple[str, str], Connection] = {}
+        self._not_after: dict[bytes, datetime | None] = {}
+
+    def ssl_context(self, tls: TlsSettings) -> ssl.SSLContext:
+        key = (tls.verify, tls.ca_file, tls.cert_file, tls.key_file)
+        context = self._ssl.get(key)
+        if context is None:
+            context = ssl.create_default_context(cafile=self._path(tls.ca_file))
+            if not tls.verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if tls.cert_file is not None:
+                context.load_cert_chain(self._path(tls.cert_file) or "", self._path(tls.key_file))
+            self._ssl[key] = context
+        return context
+
+    def _path(self, path: Path | None) -> str | None:
+        if path is None:
+            return None
+        return str(path if path.is_absolute() else self.base_dir / path)
+
+    def take_connection(self, check: str, zone: str) -> Connection | None:
+        connection = self._connections.pop((check, zone), None)
+        if connection is not None and not connection.usable:
+            connection.close()
+            return None
+        return connection
+
+    def keep_connection(self, check: str, zone: str, connection: Connection) -> None:
+        old = self._connections.pop((check, zone), None)
+        if old is not None and old is not connection:
+            old.close()
+        self._connections[(check, zone)] = connection
+
+    def cert_not_after(self, der: bytes) -> datetime | None:
+        """The expiry of a DER certificate; parsed once per distinct certificate."""
+        if der not in self._not_after:
+            from cryptography import x509
+
+            try:
+                self._not_after[der] = x509.load_der_x509_certificate(der).not_valid_after_utc
+            except ValueError:
+                self._not_after[der] = None
+            if len(self._not_after) > 1024:
+                self._not_after.pop(next(iter(self._not_after)))
+        return self._not_after[der]
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+
+@dataclass(slots=True)
+class RunContext:
+    zone: Zone
+    defaults: Defaults = field(default_factory=Defaults)
+    resources: Resources = field(default_factory=Resources)
+    clock: Clock = field(default_factory=SystemClock)
+    user: str = ""
+    cohort: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    progress: Progress = field(default_factory=Progress)
+
+    def fresh(self) -> RunContext:
+        """A copy for one execution, with its own progress tracker."""
+        return replace(self, progress=Progress())
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.time(), tz=UTC)

@@ -1,0 +1,197 @@
+"""The http check kind: one request (and its redirects), assertions on what came back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from livesite.assertions import Observation, evaluate
+from livesite.checks.context import RunContext
+from livesite.checks.frame import phases_of
+from livesite.checks.redact import Redactor
+from livesite.config.models import CheckSpec, HttpCheck, Zone
+from livesite.net.errors import ProbeError
+from livesite.net.http1 import Connection, Response, Target, build_request, exchange, open_connection
+from livesite.results import Failure, FailureKind, Result, decide, status_for
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def resolve_url(url: str, zone: Zone) -> str:
+    """A path is relative to the zone's base_url; an absolute URL is used as written."""
+    if url.startswith("/") and zone.base_url:
+        return zone.base_url.rstrip("/") + url
+    return url
+
+
+def _request_body(spec: HttpCheck) -> tuple[bytes | None, str | None]:
+    if spec.json_body is not None:
+        return json.dumps(spec.json_body, separators=(",", ":")).encode(), "application/json"
+    if spec.form is not None:
+        return urlencode(spec.form).encode(), "application/x-www-form-urlencoded"
+    if spec.body is not None:
+        return spec.body.encode(), None
+    return None, None
+
+
+def _headers(spec: HttpCheck, ctx: RunContext, content_type: str | None) -> list[tuple[str, str]]:
+    given = {k.lower() for k in spec.headers}
+    headers = list(spec.headers.items())
+    if "user-agent" not in given:
+        headers.append(("User-Agent", ctx.defaults.user_agent))
+    if "accept" not in given:
+        headers.append(("Accept", "*/*"))
+    if content_type and "content-type" not in given:
+        headers.append(("Content-Type", content_type))
+    if spec.auth is not None and "authorization" not in given:
+        if spec.auth.basic is not None:
+            pair = f"{spec.auth.basic.username}:{spec.auth.basic.password}".encode()
+            headers.append(("Authorization", "Basic " + base64.b64encode(pair).decode()))
+        elif spec.auth.bearer is not None:
+            headers.append(("Authorization", f"Bearer {spec.auth.bearer.token}"))
+    return headers
+
+
+async def _fetch(
+    spec: HttpCheck,
+    ctx: RunContext,
+    url: str,
+    method: str,
+    body: bytes | None,
+    headers: list[tuple[str, str]],
+) -> Response:
+    target = Target.parse(url)
+    resources = ctx.resources
+    connection: Connection | None = None
+    if spec.reuse_connection:
+        connection = resources.take_connection(spec.name, ctx.zone.name)
+        if connection is not None:
+            connection.protocol.reset()
+            connection.protocol.progress = ctx.progress
+    if connection is None:
+        connection = await open_connection(
+            target,
+            progress=ctx.progress,
+            overrides=ctx.zone.resolve,
+            ssl_context=resources.ssl_context(spec.tls) if target.scheme == "https" else None,
+            server_name=spec.tls.server_name,
+            max_body_bytes=spec.max_body_bytes,
+        )
+    request = build_request(method, target, headers, body, keep_alive=spec.reuse_connection)
+    try:
+        response = await exchange(connection, request, ctx.progress, url)
+    except BaseException:
+        connection.transport.abort()
+        raise
+    if spec.reuse_connection and connection.usable:
+        resources.keep_connection(spec.name, ctx.zone.name, connection)
+    else:
+        connection.close()
+    return response
+
+
+async def run(spec: CheckSpec, ctx: RunContext) -> Result:
+    assert isinstance(spec, HttpCheck)
+    started_at = ctx.now()
+    t0 = time.perf_counter()
+    redactor = Redactor.for_check(spec)
+    url = resolve_url(spec.url, ctx.zone)
+    method = spec.method
+    body, content_type = _request_body(spec)
+    headers = _headers(spec, ctx, content_type)
+    chain: list[str] = []
+    seen = {url}
+    while True:
+        try:
+            response = await _fetch(spec, ctx, url, method, body, headers)
+        except ProbeError as e:
+            return _result(
+                spec, ctx, started_at, t0, redactor, url, chain, None, Failure(kind=e.kind, message=e.message)
+            )
+        location = response.header_map().get("location")
+        if not (spec.follow_redirects and response.status in _REDIRECTS and location):
+            break
+        next_url = urljoin(url, location)
+        chain.append(redactor.url(next_url))
+        if next_url in seen:
+            failure = Failure(kind=FailureKind.http, message=f"redirect loop: {' → '.join(chain)}")
+            return _result(spec, ctx, started_at, t0, redactor, url, chain, response, failure)
+        if len(chain) > spec.max_redirects:
+            failure = Failure(kind=FailureKind.http, message=f"more than {spec.max_redirects} redirects")
+            return _result(spec, ctx, started_at, t0, redactor, url, chain, response, failure)
+        if urlsplit(next_url).scheme not in ("http", "https"):
+            failure = Failure(
+                kind=FailureKind.http, message=f"redirect to a non-http URL: {redactor.url(next_url)}"
+            )
+            return _result(spec, ctx, started_at, t0, redactor, url, chain, response, failure)
+        if response.status == 303 or (response.status in (301, 302) and method not in ("GET", "HEAD")):
+            method, body = "GET", None
+            headers = [h for h in headers if h[0].lower() not in ("content-type", "content-length")]
+        seen.add(next_url)
+        url = next_url
+    return _result(spec, ctx, started_at, t0, redactor, url, chain, response, None)
+
+
+def _result(
+    spec: HttpCheck,
+    ctx: RunContext,
+    started_at: datetime,
+    t0: float,
+    redactor: Redactor,
+    url: str,
+    chain: list[str],
+    response: Response | None,
+    failure: Failure | None,
+) -> Result:
+    duration = time.perf_counter() - t0
+    phases = phases_of(ctx)
+    revision = ""
+    outcomes = []
+    not_after = None
+    status_code = size = None
+    if response is not None:
+        headers = response.header_map()
+        revision = headers.get((spec.revision_header or ctx.defaults.revision_header).lower(), "")
+        status_code, size = response.status, len(response.body)
+        if response.peer_cert_der is not None:
+            not_after = ctx.resources.cert_not_after(response.peer_cert_der)
+        if failure is None:
+            days_left = (not_after - datetime.now(tz=UTC)).total_seconds() / 86400 if not_after else None
+            seen = Observation(
+                status_code=response.status,
+                headers=headers,
+                body=response.body,
+                phases=phases,
+                total_seconds=duration,
+                size_bytes=size,
+                cert_days_left=days_left,
+                redirects=len(chain),
+            )
+            outcomes = redactor.outcomes(evaluate([*spec.assertions, *spec.budget], seen))
+    if failure is None:
+        status, failure = decide(outcomes)
+    else:
+        status = status_for(failure)
+    return Result(
+        check=spec.name,
+        kind="http",
+        zone=ctx.zone.name,
+        user=ctx.user,
+        cohort=ctx.cohort,
+        revision=revision,
+        started_at=started_at,
+        duration_seconds=duration,
+        status=status,
+        failure=failure,
+        phases=phases,
+        assertions=outcomes,
+        tags={**spec.tags, **ctx.tags},
+        target=redactor.url(url),
+        status_code=status_code,
+        response_bytes=size,
+        redirects=chain,
+        cert_not_after=not_after,
+    )

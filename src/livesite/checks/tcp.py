@@ -1,0 +1,81 @@
+"""The tcp check kind: can we connect (and optionally, does the service greet us as expected)?"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+from livesite.assertions import Observation, evaluate
+from livesite.checks.address import host_port
+from livesite.checks.context import RunContext
+from livesite.checks.frame import phases_of
+from livesite.config.models import CheckSpec, TcpCheck, TlsSettings
+from livesite.net.errors import ProbeError
+from livesite.net.http1 import resolve
+from livesite.results import Failure, FailureKind, Result, Status, decide
+
+_READ_LIMIT = 64 * 1024
+
+
+async def run(spec: CheckSpec, ctx: RunContext) -> Result:
+    assert isinstance(spec, TcpCheck)
+    started_at = ctx.now()
+    t0 = time.perf_counter()
+    progress = ctx.progress
+    host, port = host_port(spec.address, ctx.zone, 80)
+    ip = await resolve(host, port, ctx.zone.resolve)
+    t1 = time.perf_counter()
+    progress.resolve = t1 - t0
+    progress.phase = "connect"
+    ssl_context = ctx.resources.ssl_context(TlsSettings()) if spec.tls else None
+    try:
+        reader, writer = await asyncio.open_connection(
+            ip, port, ssl=ssl_context, server_hostname=host if spec.tls else None
+        )
+    except OSError as e:
+        raise ProbeError(FailureKind.connect, f"cannot connect to {ip}:{port}: {e.strerror or e}") from None
+    progress.connect = time.perf_counter() - t1
+    received = b""
+    failure = None
+    try:
+        if spec.send is not None:
+            progress.phase = "processing"
+            writer.write(spec.send.encode().decode("unicode_escape").encode("latin-1"))
+            await writer.drain()
+        if spec.expect is not None:
+            progress.phase = "processing"
+            pattern = re.compile(spec.expect.encode())
+            while not pattern.search(received) and len(received) < _READ_LIMIT:
+                chunk = await reader.read(4096)
+                if not chunk:
+                    break
+                received += chunk
+            if not pattern.search(received):
+                failure = Failure(
+                    kind=FailureKind.assertion,
+                    message=f"expected the service to send /{spec.expect}/, received {received[:80]!r}",
+                )
+    finally:
+        writer.close()
+    duration = time.perf_counter() - t0
+    seen = Observation(connected=True, body=received, total_seconds=duration, phases=phases_of(ctx))
+    outcomes = evaluate([*spec.assertions, *spec.budget], seen)
+    status, assertion_failure = decide(outcomes)
+    if failure is not None:
+        status = Status.failed
+    return Result(
+        check=spec.name,
+        kind="tcp",
+        zone=ctx.zone.name,
+        user=ctx.user,
+        cohort=ctx.cohort,
+        started_at=started_at,
+        duration_seconds=duration,
+        status=status,
+        failure=failure or assertion_failure,
+        phases=phases_of(ctx),
+        assertions=outcomes,
+        tags={**spec.tags, **ctx.tags},
+        target=f"{host}:{port}",
+    )

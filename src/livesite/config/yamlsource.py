@@ -1,0 +1,157 @@
+"""YAML text → plain data plus the position of every key and value, with ``${ENV}`` filled in.
+
+Positions let every later error say ``file:line:col``. Interpolation happens here, on scalars, so
+a missing variable is reported where it was written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from livesite.errors import ConfigError, Position
+
+Path_ = tuple[str | int, ...]
+
+_VAR_RE = re.compile(r"\$\$|\$\{([^}]*)\}")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(slots=True)
+class Source:
+    """A parsed YAML document with its positions (values and keys, by path)."""
+
+    file: str
+    data: object
+    values: dict[Path_, Position] = field(default_factory=dict)
+    keys: dict[Path_, Position] = field(default_factory=dict)
+
+    def position(self, path: Path_, *, key: bool = False) -> Position | None:
+        """The nearest known position for a path: the key or value itself, else its closest parent."""
+        if key and path in self.keys:
+            return self.keys[path]
+        probe = path
+        while True:
+            if probe in self.values:
+                return self.values[probe]
+            if not probe:
+                return None
+            probe = probe[:-1]
+
+
+def load_source(path: Path, env: Mapping[str, str] | None = None) -> Source:
+    """Read and parse one YAML file.
+
+    Raises:
+        ConfigError: the file cannot be read, is not valid YAML, has a duplicate key or names an
+            environment variable that is not set.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}", file=str(path), hint="check the path") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file: {e}", file=str(path)) from None
+    return parse_source(text, str(path), os.environ if env is None else env)
+
+
+def parse_source(text: str, file: str, env: Mapping[str, str]) -> Source:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        problem = e.problem or "invalid YAML"
+        raise ConfigError(
+            f"invalid YAML: {problem}", file=file, line=line, col=col, hint="check indentation and quoting"
+        ) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+    finally:
+        loader.dispose()
+    source = Source(file=file, data=None)
+    if node is None:
+        source.data = {}
+        return source
+    source.data = _build(node, (), source, loader, env)
+    return source
+
+
+def _pos(file: str, node: yaml.Node) -> Position:
+    return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _build(
+    node: yaml.Node, path: Path_, src: Source, loader: yaml.SafeLoader, env: Mapping[str, str]
+) -> object:
+    src.values[path] = _pos(src.file, node)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *defaults)
+        out: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            key = _build(key_node, path + ("<key>",), src, loader, env)
+            if not isinstance(key, str | int | float | bool):
+                raise ConfigError.at(_pos(src.file, key_node), "a mapping key must be a plain scalar")
+            skey = str(key)
+            if skey in out:
+                raise ConfigError.at(
+                    _pos(src.file, key_node),
+                    f"duplicate key {skey!r}",
+                    hint="each key may appear once per mapping",
+                )
+            src.keys[path + (skey,)] = _pos(src.file, key_node)
+            out[skey] = _build(value_node, path + (skey,), src, loader, env)
+        src.values.pop(path + ("<key>",), None)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, path + (i,), src, loader, env) for i, item in enumerate(node.value)]
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.YAMLError as e:
+        raise ConfigError.at(_pos(src.file, node), f"invalid value: {e}") from None
+    if isinstance(value, str) and "$" in value:
+        return interpolate(value, env, _pos(src.file, node))
+    return value
+
+
+def interpolate(text: str, env: Mapping[str, str], where: Position | None = None) -> str:
+    """Fill ``${VAR}``, ``${VAR:-default}`` and ``${file:path}``; ``$$`` is a literal ``$``.
+
+    Raises:
+        ConfigError: a variable is not set and has no default, or a file cannot be read.
+    """
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        expr = m.group(1)
+        if expr.startswith("file:"):
+            target = Path(expr[5:]).expanduser()
+            if not target.is_absolute() and where is not None:
+                target = Path(where.file).resolve().parent / target
+            try:
+                return target.read_text(encoding="utf-8").strip()
+            except OSError as e:
+                raise ConfigError.at(where, f"cannot read secret file {target}: {e.strerror}") from None
+        name, sep, default = expr.partition(":-")
+        if not _NAME_RE.match(name):
+            raise ConfigError.at(
+                where, f"bad variable reference ${{{expr}}}", hint="write ${NAME} or ${NAME:-default}"
+            )
+        if name in env and env[name] != "":
+            return env[name]
+        if sep:
+            return default
+        raise ConfigError.at(
+            where,
+            f"environment variable {name} is not set",
+            hint=f"export {name}=... or write ${{{name}:-default}}",
+        )
+
+    return _VAR_RE.sub(one, text)
