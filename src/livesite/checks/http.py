@@ -18,6 +18,16 @@ from livesite.net.http1 import Connection, Response, Target, build_request, exch
 from livesite.results import Failure, FailureKind, Result, decide, status_for
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def _leaves_origin(url: str, next_url: str) -> bool:
+    """A redirect to another scheme, host or port; http → https on the same host stays (as in requests)."""
+    old, new = Target.parse(url), Target.parse(next_url)
+    if old.host != new.host:
+        return True
+    upgrade = (old.scheme, old.port, new.scheme, new.port) == ("http", 80, "https", 443)
+    return not upgrade and (old.scheme, old.port) != (new.scheme, new.port)
 
 
 def resolve_url(url: str, zone: Zone) -> str:
@@ -68,6 +78,9 @@ async def _fetch(
     connection: Connection | None = None
     if spec.reuse_connection:
         connection = resources.take_connection(spec.name, ctx.zone.name)
+        if connection is not None and not connection.serves(target):
+            connection.close()  # a redirect to another origin: this connection leads elsewhere
+            connection = None
         if connection is not None:
             connection.protocol.reset()
             connection.protocol.progress = ctx.progress
@@ -127,6 +140,9 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
                 kind=FailureKind.http, message=f"redirect to a non-http URL: {redactor.url(next_url)}"
             )
             return _result(spec, ctx, started_at, t0, redactor, url, chain, response, failure)
+        if _leaves_origin(url, next_url):
+            # As curl and requests do: credentials are for the host they were written for.
+            headers = [h for h in headers if h[0].lower() not in _CREDENTIAL_HEADERS]
         if response.status == 303 or (response.status in (301, 302) and method not in ("GET", "HEAD")):
             method, body = "GET", None
             headers = [h for h in headers if h[0].lower() not in ("content-type", "content-length")]

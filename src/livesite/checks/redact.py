@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,7 +29,11 @@ class Redactor:
         found: list[str] = []
         if isinstance(spec, HttpCheck):
             if spec.auth is not None and spec.auth.basic is not None:
-                found.append(spec.auth.basic.password)
+                basic = spec.auth.basic
+                found.append(basic.password)
+                # What goes on the wire is base64(user:password); a server that echoes headers back
+                # (httpbin's /headers, a debug page) would otherwise put it in an observed value.
+                found.append(base64.b64encode(f"{basic.username}:{basic.password}".encode()).decode())
             if spec.auth is not None and spec.auth.bearer is not None:
                 found.append(spec.auth.bearer.token)
             for name, value in spec.headers.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import time
 
 from livesite.assertions import Observation, evaluate
@@ -33,6 +34,9 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
         reader, writer = await asyncio.open_connection(
             ip, port, ssl=ssl_context, server_hostname=host if spec.tls else None
         )
+    except ssl.SSLError as e:  # an OSError too, but the connection was made: the handshake failed
+        reason = e.verify_message if isinstance(e, ssl.SSLCertVerificationError) else e.reason
+        raise ProbeError(FailureKind.tls, f"TLS handshake with {host}:{port} failed: {reason or e}") from None
     except OSError as e:
         raise ProbeError(FailureKind.connect, f"cannot connect to {ip}:{port}: {e.strerror or e}") from None
     progress.connect = time.perf_counter() - t1

@@ -14,6 +14,7 @@ import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -80,6 +81,8 @@ class _Exchange(asyncio.Protocol):
         self.first_byte_at = 0.0
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost = False
+        self.expect_body = True  # False for a HEAD request: its answer has headers only
+        self.waiting = False  # a request was sent and someone awaits ``done``
 
     def reset(self) -> None:
         """Ready the protocol for the next response on a kept-alive connection."""
@@ -91,8 +94,7 @@ class _Exchange(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
         if not self.first_byte_at:
@@ -109,8 +111,8 @@ class _Exchange(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        if self.done.done():
-            return
+        if self.done.done() or not self.waiting:
+            return  # no request in flight (a failed handshake, an idle kept connection): nobody to tell
         if self.headers_done and not self.complete and self._close_delimited():
             self.complete = True  # no length, no chunking: the body ends where the connection does
             self.done.set_result(None)
@@ -131,6 +133,10 @@ class _Exchange(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        if not self.expect_body:
+            # httptools cannot be told the request was HEAD, so it would wait for Content-Length
+            # bytes that never come. The response ends here.
+            self.on_message_complete()
 
     def on_body(self, body: bytes) -> None:
         self.body_size += len(body)
@@ -209,10 +215,20 @@ async def resolve(host: str, port: int, overrides: Mapping[str, str]) -> str:
 class Connection:
     """A connection kept open between probes when a check asks for ``reuse_connection``."""
 
-    def __init__(self, transport: asyncio.Transport, protocol: _Exchange, cert: bytes | None) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: _Exchange,
+        cert: bytes | None,
+        origin: tuple[str, str, int] | None = None,
+    ) -> None:
         self.transport = transport
         self.protocol = protocol
         self.cert = cert
+        self.origin = origin  # (scheme, host, port) it was opened to: reuse it only for the same
+
+    def serves(self, target: Target) -> bool:
+        return self.origin == (target.scheme, target.host, target.port)
 
     @property
     def usable(self) -> bool:
@@ -266,6 +282,9 @@ async def open_connection(
             raise ProbeError(
                 FailureKind.tls, f"the connection closed during the TLS handshake: {e}"
             ) from None
+        except BaseException:  # cancelled by the check's deadline: do not leak the socket
+            transport.abort()
+            raise
         if tls_transport is None:
             transport.abort()
             raise ProbeError(FailureKind.tls, "the TLS handshake did not complete")
@@ -274,8 +293,9 @@ async def open_connection(
         ssl_object = transport.get_extra_info("ssl_object")
         cert = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         progress.tls += _now() - t2
-    assert isinstance(transport, asyncio.Transport)
-    return Connection(transport, protocol, cert)
+    return Connection(
+        cast(asyncio.Transport, transport), protocol, cert, origin=(target.scheme, target.host, target.port)
+    )
 
 
 def _ssl_reason(e: Exception) -> str:
@@ -287,7 +307,9 @@ def _ssl_reason(e: Exception) -> str:
 def build_request(
     method: str, target: Target, headers: Sequence[tuple[str, str]], body: bytes | None, keep_alive: bool
 ) -> bytes:
-    lines = [f"{method} {target.path} HTTP/1.1", f"Host: {target.authority}"]
+    lines = [f"{method} {target.path} HTTP/1.1"]
+    if not any(name.lower() == "host" for name, _ in headers):
+        lines.append(f"Host: {target.authority}")  # a Host header of the check's own wins (vhost by IP)
     names = set()
     for name, value in headers:
         if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
@@ -305,6 +327,8 @@ def build_request(
 async def exchange(connection: Connection, request: bytes, progress: Progress, url: str) -> Response:
     """Send one request on an open connection and read the whole response."""
     protocol = connection.protocol
+    protocol.expect_body = not request.startswith(b"HEAD ")
+    protocol.waiting = True
     progress.phase = "processing"
     sent = _now()
     connection.transport.write(request)

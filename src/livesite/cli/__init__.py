@@ -1,0 +1,1 @@
+"""The command line: parse, call a pillar, render. No logic of its own."""

@@ -1,0 +1,148 @@
+"""`livesite demo up|down|status|env`: parse, call livesite.demo, render with rich."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from livesite import demo
+from livesite.demo.defects import DEFECTS
+
+app = typer.Typer(
+    help="Run the demo production: a shop in two zones with seeded defects.", no_args_is_help=True
+)
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+StateDir = Annotated[
+    Path | None,
+    typer.Option("--state-dir", envvar="LIVESITE_DEMO_DIR", help="State directory [default: .livesite/demo]"),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _run(work: Coroutine[object, object, T]) -> T:
+    try:
+        return asyncio.run(work)
+    except demo.DemoError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        if exc.hint:
+            errors.print(f"[dim]hint:[/dim] {exc.hint}", highlight=False)
+        raise typer.Exit(exc.exit_code) from exc
+
+
+def _dir(state_dir: Path | None) -> Path:
+    return state_dir or demo.default_state_dir()
+
+
+@app.command()
+def up(
+    revision: Annotated[str, typer.Option(help="Revision every shop instance runs.")] = "v1",
+    defect: Annotated[
+        list[str] | None,
+        typer.Option("--defect", "-d", help=f"Seeded defect, repeatable: {', '.join(DEFECTS)}."),
+    ] = None,
+    token_ttl: Annotated[float, typer.Option("--token-ttl", help="Access token TTL in seconds.")] = 300,
+    customers: Annotated[
+        float, typer.Option("--customers", help="Simulated customer visits per second.")
+    ] = 0,
+    cache_ttl: Annotated[float, typer.Option("--cache-ttl", help="Edge cache TTL in seconds.")] = 30,
+    instances: Annotated[int, typer.Option("--instances", help="Shop instances per zone.")] = 2,
+    state_dir: StateDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Start the demo production and print its URLs, ports and pids."""
+    try:
+        options = demo.DemoOptions(
+            revision=revision,
+            defects=defect or [],
+            token_ttl_seconds=token_ttl,
+            customers_per_second=customers,
+            cache_ttl_seconds=cache_ttl,
+            instances_per_zone=instances,
+            state_dir=_dir(state_dir),
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        errors.print(f"[red]error:[/red] {'.'.join(map(str, first['loc']))}: {first['msg']}", highlight=False)
+        raise typer.Exit(2) from exc
+    except demo.DemoError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}\n[dim]hint:[/dim] {exc.hint}", highlight=False)
+        raise typer.Exit(exc.exit_code) from exc
+    state = _run(demo.up(options))
+    if as_json:
+        console.print_json(state.model_dump_json())
+        return
+    for notice in state.notices:
+        console.print(f"[yellow]note:[/yellow] {notice}", highlight=False)
+    table = Table(title=f"livesite demo ({state.options.revision}) in {state.state_dir}")
+    for column in ("component", "zone", "url", "port", "pid", "revision / defects"):
+        table.add_column(column, no_wrap=column in ("url", "component"))
+    for c in state.components:
+        extra = f"{c.revision} {' '.join(c.defects)}".strip() if c.revision else ""
+        table.add_row(c.name, c.zone or "", c.url, str(c.port), str(c.pid), extra)
+    console.print(table)
+    for zone in state.options.zones:
+        console.print(f"{zone}: [bold]{state.zone_url(zone)}[/bold]", highlight=False)
+    console.print(
+        'Point tools at it with [bold]eval "$(livesite demo env)"[/bold]; stop it with '
+        "[bold]livesite demo down[/bold]."
+    )
+
+
+@app.command()
+def down(state_dir: StateDir = None) -> None:
+    """Stop the processes the demo started (and nothing else)."""
+    where = _dir(state_dir)
+    stopped = _run(demo.down(where))
+    if stopped:
+        console.print(f"stopped {len(stopped)} processes: {', '.join(stopped)}", highlight=False)
+    else:
+        console.print(f"nothing to stop in {where}", highlight=False)
+
+
+@app.command()
+def status(state_dir: StateDir = None, as_json: AsJson = False) -> None:
+    """Show each component: zone, URL, pid, alive and healthy. Exit 1 when something is down."""
+    report = _run(demo.status(_dir(state_dir)))
+    if as_json:
+        console.print_json(report.model_dump_json())
+    elif not report.components:
+        console.print(f"no demo is running in {report.state_dir}", highlight=False)
+    else:
+        table = Table(title=f"livesite demo in {report.state_dir}")
+        for column in ("component", "zone", "url", "pid", "alive", "health", "revision"):
+            table.add_column(column, no_wrap=column in ("url", "component"))
+        for c in report.components:
+            alive = "[green]yes[/green]" if c.alive else "[red]no[/red]"
+            health = f"[green]{c.detail}[/green]" if c.healthy else f"[red]{c.detail}[/red]"
+            table.add_row(c.name, c.zone or "", c.url, str(c.pid), alive, health, c.revision or "")
+        console.print(table)
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+@app.command()
+def env(state_dir: StateDir = None, as_json: AsJson = False) -> None:
+    """Print `export` lines for the running demo (use with eval)."""
+    try:
+        state = demo.current(_dir(state_dir))
+    except demo.DemoError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}\n[dim]hint:[/dim] {exc.hint}", highlight=False)
+        raise typer.Exit(exc.exit_code) from exc
+    variables = state.env()
+    if as_json:
+        print(json.dumps(variables, indent=2))
+        return
+    for key, value in variables.items():
+        print(f"export {key}={shlex.quote(value)}")

@@ -1,0 +1,258 @@
+"""``livesite``: the entry point. Exit codes are part of the contract:
+0 ok · 1 a check or verdict failed · 2 usage or config error · 3 internal error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+
+from livesite import runtime
+from livesite.cli import render
+from livesite.config import Config, load
+from livesite.errors import LivesiteError
+from livesite.monitor import Monitor, plan, run_once
+from livesite.results import Result
+
+app = typer.Typer(
+    name="livesite",
+    help="Testing in production: synthetic checks, rollouts and chaos that share one Result.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ConfigPath = Annotated[Path, typer.Argument(help="A YAML config file, or a directory of them.")]
+Checks = Annotated[list[str] | None, typer.Option("--check", "-c", help="Only this check (repeatable).")]
+Zones = Annotated[list[str] | None, typer.Option("--zone", "-z", help="Only this zone (repeatable).")]
+
+
+def _load(path: Path) -> Config:
+    return load(path)
+
+
+@app.command()
+def validate(config: ConfigPath) -> None:
+    """Check a config without running anything. Exits 0 when valid, 2 otherwise."""
+    loaded = _load(config)
+    runs = plan(loaded)
+    console.print(
+        f"[green]ok[/]: {len(loaded.checks)} checks, {len(loaded.zone_names())} zones, {len(runs.jobs)} runs per round"
+    )
+
+
+@app.command()
+def check(
+    config: ConfigPath,
+    check: Checks = None,
+    zone: Zones = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print Results as JSON.")] = False,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would run, run nothing.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 50,
+) -> None:
+    """Run checks once and exit 0 when all pass, 1 when any fails: a gate for deploy pipelines."""
+    loaded = _load(config)
+    runs = plan(loaded, check or (), zone or ())
+    if dry_run:
+        console.print(render.plan_table(runs))
+        return
+    progress = _progress(len(runs.jobs), quiet=as_json)
+    with progress:
+        results = runtime.run(
+            run_once(loaded, runs, concurrency=concurrency, on_result=lambda _: progress.advance_one())
+        )
+    if junit is not None:
+        junit.write_text(render.junit(results), encoding="utf-8")
+    if as_json:
+        print(render.results_json(results))
+    else:
+        console.print(render.results_table(results))
+        console.print(render.summary(results))
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
+
+
+class _Progress:
+    """A progress bar on a terminal for long runs; silent otherwise."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        from rich.progress import Progress
+
+        self.enabled = enabled
+        self.progress = Progress(console=errors, transient=True)
+        self.task = self.progress.add_task("checking", total=total)
+
+    def advance_one(self) -> None:
+        self.progress.advance(self.task)
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+
+def _progress(total: int, quiet: bool) -> _Progress:
+    return _Progress(total, enabled=errors.is_terminal and not quiet and total > 5)
+
+
+@app.command()
+def monitor(
+    config: ConfigPath,
+    check: Checks = None,
+    zone: Zones = None,
+    store: Annotated[
+        str | None, typer.Option(help="Results store URL (default: the config's store.url).")
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="host:port for /metrics, the API and the status page.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, run nothing.")] = False,
+) -> None:
+    """Run checks continuously: store results, serve /metrics and a live status, until SIGTERM or Ctrl-C."""
+    from livesite.monitor.serve import serve
+    from livesite.store import open_store
+
+    loaded = _load(config)
+    runs = plan(loaded, check or (), zone or ())
+    if dry_run:
+        console.print(render.plan_table(runs))
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+
+    async def main() -> Monitor:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        opened = await open_store(store or loaded.store.url, base_dir=loaded.base_dir)
+        live = _LiveStatus(enabled=console.is_terminal)
+
+        def ready(m: Monitor, url: str) -> None:
+            errors.print(f"livesite monitor: {len(runs.jobs)} runs, status and /metrics at {url}")
+            live.start(m)
+
+        try:
+            return await serve(loaded, runs, opened, stop, listen=listen, on_ready=ready)
+        finally:
+            live.stop()
+
+    finished = runtime.run(main())
+    errors.print(f"stopped after {finished.scheduler.started} runs")
+
+
+class _LiveStatus:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.live: Live | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, monitor: Monitor) -> None:
+        if not self.enabled:
+            return
+        self.live = Live(console=console, refresh_per_second=2)
+        self.live.start()
+
+        async def refresh() -> None:
+            while True:
+                latest = [s.last for s in monitor.snapshot() if s.last is not None]
+                assert self.live is not None
+                self.live.update(render.results_table(latest[:60], title="livesite monitor (latest)"))
+                await asyncio.sleep(1)
+
+        self.task = asyncio.create_task(refresh())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.live is not None:
+            self.live.stop()
+
+
+@app.command()
+def history(
+    check_name: Annotated[str, typer.Argument(metavar="CHECK", help="The check to show.")],
+    config: Annotated[Path | None, typer.Option(help="Config whose store.url to read.")] = None,
+    store: Annotated[str | None, typer.Option(help="Results store URL.")] = None,
+    zone: Annotated[str | None, typer.Option("--zone", "-z")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recent results and uptime of one check."""
+    from livesite.store import open_store
+    from livesite.store.base import ResultQuery
+
+    loaded = _load(config) if config is not None else None
+    url = store or (loaded.store.url if loaded else "sqlite:///livesite.db")
+    base_dir = loaded.base_dir if loaded else Path(".")
+
+    async def main() -> tuple[list[Result], list[tuple[str, object]]]:
+        opened = await open_store(url, base_dir=base_dir)
+        try:
+            found = await opened.results(ResultQuery(check=check_name, zone=zone, limit=limit))
+            now = datetime.now(tz=UTC)
+            windows = [
+                (label, await opened.uptime(check_name, zone, now - span))
+                for label, span in (("24h", timedelta(hours=24)), ("7d", timedelta(days=7)))
+            ]
+            return found, windows
+        finally:
+            await opened.close()
+
+    found, windows = runtime.run(main())
+    if as_json:
+        print(render.results_json(found))
+        return
+    if not found:
+        errors.print(f"no results for check {check_name!r} in {url}")
+        raise typer.Exit(1)
+    console.print(render.results_table(found, title=f"{check_name}: last {len(found)} results"))
+    for label, uptime in windows:
+        render.uptime_line(console, label, uptime)  # type: ignore[arg-type]
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from importlib.metadata import version as dist_version
+
+    console.print(f"livesite {dist_version('livesite')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map every error to its exit code; never a traceback for a user error."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except LivesiteError as e:
+        errors.print(f"[red]error[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        errors.print("aborted")
+        return 130
+    except click.ClickException as e:
+        e.show(file=sys.stderr)
+        return 2
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

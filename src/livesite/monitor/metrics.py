@@ -1,0 +1,121 @@
+"""Prometheus text exposition of the monitor, with blackbox_exporter's names where meanings match.
+
+Per (check, zone): the latest result's ``probe_*`` gauges, labelled check, zone, cohort, revision.
+Our own series are ``livesite_*``: result counters, states, schedule lag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from livesite.monitor.scheduler import LAG_BUCKETS
+from livesite.monitor.service import Monitor
+from livesite.results import Result
+from livesite.states import CheckState
+
+_HELP = {
+    "probe_success": ("gauge", "Whether the last run of the check passed (ok or degraded)"),
+    "probe_duration_seconds": ("gauge", "How long the last run took, in seconds"),
+    "probe_http_duration_seconds": ("gauge", "Duration of the last http run by phase"),
+    "probe_http_status_code": ("gauge", "Response HTTP status code of the last run"),
+    "probe_http_content_length": ("gauge", "Length of the last response body in bytes"),
+    "probe_http_redirects": ("gauge", "The number of redirects followed"),
+    "probe_ssl_earliest_cert_expiry": ("gauge", "Expiry of the peer certificate, as a Unix timestamp"),
+    "probe_dns_lookup_time_seconds": ("gauge", "Seconds spent resolving"),
+    "livesite_check_degraded": ("gauge", "Whether the last run passed but broke a budget"),
+    "livesite_check_state": (
+        "gauge",
+        "State of the check in the zone after flap damping (1 for the current state)",
+    ),
+    "livesite_check_results_total": ("counter", "Results by status"),
+    "livesite_schedule_lag_seconds": ("histogram", "How late runs started against their schedule"),
+    "livesite_checks_in_flight": ("gauge", "Runs in progress"),
+    "livesite_schedule_skipped_total": ("counter", "Ticks skipped because the previous run was still going"),
+}
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(result: Result) -> str:
+    return (
+        f'check="{_esc(result.check)}",zone="{_esc(result.zone)}",'
+        f'cohort="{_esc(result.cohort)}",revision="{_esc(result.revision)}"'
+    )
+
+
+def _probe_lines(result: Result) -> Iterable[tuple[str, str]]:
+    labels = _labels(result)
+    yield "probe_success", f"probe_success{{{labels}}} {1 if result.passed else 0}"
+    yield "probe_duration_seconds", f"probe_duration_seconds{{{labels}}} {result.duration_seconds:.6f}"
+    yield (
+        "livesite_check_degraded",
+        f"livesite_check_degraded{{{labels}}} {int(result.status.value == 'degraded')}",
+    )
+    p = result.phases
+    if result.kind == "http":
+        for phase, value in (
+            ("resolve", p.resolve),
+            ("connect", p.connect),
+            ("tls", p.tls),
+            ("processing", p.processing),
+            ("transfer", p.transfer),
+        ):
+            yield (
+                "probe_http_duration_seconds",
+                f'probe_http_duration_seconds{{{labels},phase="{phase}"}} {value:.6f}',
+            )
+        if result.status_code is not None:
+            yield "probe_http_status_code", f"probe_http_status_code{{{labels}}} {result.status_code}"
+        if result.response_bytes is not None:
+            yield (
+                "probe_http_content_length",
+                f"probe_http_content_length{{{labels}}} {result.response_bytes}",
+            )
+        yield "probe_http_redirects", f"probe_http_redirects{{{labels}}} {len(result.redirects)}"
+    yield "probe_dns_lookup_time_seconds", f"probe_dns_lookup_time_seconds{{{labels}}} {p.resolve:.6f}"
+    if result.cert_not_after is not None:
+        expiry = result.cert_not_after.timestamp()
+        yield "probe_ssl_earliest_cert_expiry", f"probe_ssl_earliest_cert_expiry{{{labels}}} {expiry:.0f}"
+
+
+def render(monitor: Monitor) -> str:
+    """The whole exposition, grouped by metric name as the format requires."""
+    groups: dict[str, list[str]] = {name: [] for name in _HELP}
+    for result in monitor.last.values():
+        for name, line in _probe_lines(result):
+            groups[name].append(line)
+    for key, track in monitor.tracks.items():
+        check, zone = _esc(key[0]), _esc(key[1])
+        for state in CheckState:
+            groups["livesite_check_state"].append(
+                f'livesite_check_state{{check="{check}",zone="{zone}",state="{state.value}"}} {int(track.state is state)}'
+            )
+    for (check, zone, status), count in monitor.totals.items():
+        groups["livesite_check_results_total"].append(
+            f'livesite_check_results_total{{check="{_esc(check)}",zone="{_esc(zone)}",status="{status}"}} {count}'
+        )
+    lag = monitor.scheduler.lag
+    cumulative = 0
+    for bound, count in zip((*LAG_BUCKETS, float("inf")), lag.counts, strict=True):
+        cumulative += count
+        le = "+Inf" if bound == float("inf") else repr(bound)
+        groups["livesite_schedule_lag_seconds"].append(
+            f'livesite_schedule_lag_seconds_bucket{{le="{le}"}} {cumulative}'
+        )
+    groups["livesite_schedule_lag_seconds"].append(f"livesite_schedule_lag_seconds_sum {lag.total:.6f}")
+    groups["livesite_schedule_lag_seconds"].append(f"livesite_schedule_lag_seconds_count {lag.n}")
+    groups["livesite_checks_in_flight"].append(f"livesite_checks_in_flight {monitor.scheduler.in_flight}")
+    groups["livesite_schedule_skipped_total"].append(
+        f"livesite_schedule_skipped_total {monitor.scheduler.skipped}"
+    )
+    out: list[str] = []
+    for name, lines in groups.items():
+        if not lines:
+            continue
+        kind, help_text = _HELP[name]
+        out.append(f"# HELP {name} {help_text}")
+        out.append(f"# TYPE {name} {kind}")
+        out.extend(lines)
+    return "\n".join(out) + "\n"

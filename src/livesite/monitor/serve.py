@@ -1,0 +1,59 @@
+"""``livesite monitor``: the monitor, its store writer and its web server, until told to stop.
+
+Stopping is orderly whatever the reason (SIGTERM, SIGINT, an error): runs in flight are cancelled,
+the batch writer flushes what it holds, the store closes. A SIGKILL loses at most one flush interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from livesite.clock import Clock, SystemClock
+from livesite.config.models import Config
+from livesite.monitor.plan import Plan
+from livesite.monitor.service import Monitor
+from livesite.results import Result
+from livesite.states import StateChange
+from livesite.store import BatchWriter, Store
+from livesite.web.app import create_app
+from livesite.web.server import WebServer
+
+
+async def serve(
+    config: Config,
+    plan: Plan,
+    store: Store,
+    stop: asyncio.Event,
+    *,
+    listen: str | None = None,
+    clock: Clock | None = None,
+    on_result: Callable[[Result], None] | None = None,
+    on_change: Callable[[StateChange], None] | None = None,
+    on_ready: Callable[[Monitor, str], None] | None = None,
+) -> Monitor:
+    """Run until ``stop`` is set; return the monitor (for a final summary)."""
+    clock = clock or SystemClock()
+    writer = BatchWriter(store)
+    monitor = Monitor(config, plan, writer, clock=clock, on_result=on_result, on_change=on_change)
+    web = WebServer(create_app(monitor, store), listen or config.monitor.listen)
+    writer.start()
+    tasks = [asyncio.create_task(monitor.run(), name="monitor"), asyncio.create_task(web.serve(), name="web")]
+    try:
+        if on_ready is not None:
+            on_ready(monitor, web.url)
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        for task in done:
+            if task is not stopped and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        web.stop()
+        tasks[0].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await writer.close()
+        await store.close()
+    return monitor

@@ -1,0 +1,95 @@
+"""What both SQL stores share: how a Result becomes a row, and how counts become an Uptime.
+
+Times are stored as epoch seconds (a float) so range filters and per-minute buckets are plain
+arithmetic in both SQLite and PostgreSQL. A naive datetime is read as UTC.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from livesite.errors import StoreError
+from livesite.results import Result
+from livesite.states import StateChange
+from livesite.store.base import Uptime
+
+SCHEMA_VERSION = 1
+MINUTE_SECONDS = 60
+COMPACT_CHUNK_ROWS = 50_000  # rows folded per transaction, so writers are never locked out for long
+
+ResultRow = tuple[str, str, str, str, str, str, float, float, str]
+EventRow = tuple[str, str, float, str]
+# total, ok, degraded, failed, error, sum of durations
+Counts = tuple[int, int, int, int, int, float]
+
+
+def epoch(moment: datetime) -> float:
+    """Epoch seconds of ``moment``; a naive datetime is taken to be UTC, never local time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def minute_floor(epoch_seconds: float) -> int:
+    return math.floor(epoch_seconds / MINUTE_SECONDS) * MINUTE_SECONDS
+
+
+def result_rows(results: Sequence[Result]) -> list[ResultRow]:
+    """One row per Result: the indexed columns plus the full record, serialised once."""
+    return [
+        (
+            r.id,
+            r.check,
+            r.zone,
+            r.cohort,
+            r.revision,
+            r.status.value,
+            epoch(r.started_at),
+            r.duration_seconds,
+            r.model_dump_json(),
+        )
+        for r in results
+    ]
+
+
+def event_rows(events: Sequence[StateChange]) -> list[EventRow]:
+    return [(e.check, e.zone, epoch(e.at), e.model_dump_json()) for e in events]
+
+
+def counts_or_zero(row: Sequence[float | None] | None) -> Counts:
+    """A SUM over no rows is NULL; an empty window counts as zeros."""
+    if row is None:
+        return (0, 0, 0, 0, 0, 0.0)
+    total, ok, degraded, failed, error, duration = row
+    return (
+        int(total or 0),
+        int(ok or 0),
+        int(degraded or 0),
+        int(failed or 0),
+        int(error or 0),
+        float(duration or 0.0),
+    )
+
+
+def uptime_from(check: str, zone: str | None, since: datetime, raw: Counts, minutes: Counts) -> Uptime:
+    total = raw[0] + minutes[0]
+    return Uptime(
+        check=check,
+        zone=zone,
+        since=since,
+        total=total,
+        ok=raw[1] + minutes[1],
+        degraded=raw[2] + minutes[2],
+        failed=raw[3] + minutes[3],
+        error=raw[4] + minutes[4],
+        mean_duration_seconds=(raw[5] + minutes[5]) / total if total else None,
+    )
+
+
+def newer_schema(found: int, where: str) -> StoreError:
+    return StoreError(
+        f"{where} has schema version {found}, but this livesite understands up to {SCHEMA_VERSION}",
+        hint="it was written by a newer livesite: upgrade livesite, or point it at another store",
+    )

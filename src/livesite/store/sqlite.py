@@ -1,0 +1,349 @@
+"""The embedded default store: one SQLite file, used from one dedicated thread.
+
+Every statement runs on a single worker thread, so the event loop never blocks on disk and the
+connection never crosses threads. The file is in WAL mode with ``synchronous=NORMAL``: a killed
+process loses nothing that was committed, and only a power loss can drop the last transactions.
+Results keep their indexed columns next to the full JSON record, so reading one back gives the
+identical :class:`~livesite.results.Result`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from livesite.errors import StoreError
+from livesite.results import Result
+from livesite.states import StateChange
+from livesite.store import _rows
+from livesite.store.base import Compaction, ResultQuery, Uptime
+
+T = TypeVar("T")
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+        CREATE TABLE results (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            check_name TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            cohort TEXT NOT NULL,
+            revision TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            duration_seconds REAL NOT NULL,
+            record TEXT NOT NULL
+        );
+        -- Unique so a retried batch (the write landed, the reply did not) is not counted twice.
+        CREATE UNIQUE INDEX results_id ON results (id);
+        CREATE INDEX results_check_time ON results (check_name, started_at);
+        CREATE INDEX results_time ON results (started_at);
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            check_name TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            at REAL NOT NULL,
+            record TEXT NOT NULL
+        );
+        CREATE INDEX events_check_time ON events (check_name, at);
+        CREATE INDEX events_time ON events (at);
+        CREATE TABLE minutes (
+            check_name TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            minute INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            degraded INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            error INTEGER NOT NULL,
+            sum_duration REAL NOT NULL,
+            max_duration REAL NOT NULL,
+            PRIMARY KEY (check_name, zone, minute)
+        ) WITHOUT ROWID;
+        CREATE INDEX minutes_minute ON minutes (minute);
+    """,
+}
+
+_INSERT_RESULT = """
+    INSERT OR IGNORE INTO results
+        (id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_COUNTS = """
+    count(*), sum(status = 'ok'), sum(status = 'degraded'), sum(status = 'failed'),
+    sum(status = 'error'), sum(duration_seconds)
+"""
+
+# The oldest chunk of raw results past the cutoff, in a fixed order so both statements below
+# see exactly the same rows inside one transaction.
+_CHUNK = "SELECT seq FROM results WHERE started_at < ? ORDER BY started_at, seq LIMIT ?"
+
+_ROLL_UP = f"""
+    INSERT INTO minutes
+        (check_name, zone, minute, total, ok, degraded, failed, error, sum_duration, max_duration)
+    SELECT check_name, zone, CAST(started_at / 60 AS INTEGER) * 60 AS bucket, {_COUNTS},
+           max(duration_seconds)
+    FROM results WHERE seq IN ({_CHUNK})
+    GROUP BY check_name, zone, bucket
+    ON CONFLICT (check_name, zone, minute) DO UPDATE SET
+        total = total + excluded.total,
+        ok = ok + excluded.ok,
+        degraded = degraded + excluded.degraded,
+        failed = failed + excluded.failed,
+        error = error + excluded.error,
+        sum_duration = sum_duration + excluded.sum_duration,
+        max_duration = max(max_duration, excluded.max_duration)
+"""
+
+# Skip scan: one index probe per distinct name instead of reading every row.
+_DISTINCT_CHECKS = """
+    WITH RECURSIVE names(name) AS (
+        SELECT min(check_name) FROM {table}
+        UNION ALL
+        SELECT (SELECT min(check_name) FROM {table} WHERE check_name > name) FROM names
+        WHERE name IS NOT NULL
+    )
+    SELECT name FROM names WHERE name IS NOT NULL
+"""
+
+
+class SqliteStore:
+    """A :class:`~livesite.store.base.Store` in one SQLite file.
+
+    Open it with ``await SqliteStore.open(path)`` and ``await store.close()`` when done.
+    """
+
+    def __init__(self, path: Path, executor: ThreadPoolExecutor, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._executor = executor
+        self._db = connection
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        """Open (or create) the store at ``path``, creating parent folders and migrating the schema.
+
+        Raises:
+            StoreError: the path cannot be written, the file is not a SQLite database, or it was
+                written by a newer livesite.
+        """
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livesite-sqlite")
+        try:
+            connection = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(path, executor, connection)
+
+    async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job, self._db)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"SQLite store {self.path} failed: {exc}",
+                hint="check free disk space and that no other program holds a lock on the file",
+            ) from exc
+        except RuntimeError as exc:  # the executor refuses work once the store is closed
+            raise StoreError(f"SQLite store {self.path} is closed") from exc
+
+    async def add_results(self, results: Sequence[Result]) -> None:
+        """Write a batch in one transaction. A Result whose id is already stored is skipped."""
+        if not results:
+            return
+
+        def job(db: sqlite3.Connection) -> None:
+            rows = _rows.result_rows(results)  # serialised here, off the event loop
+            with db:
+                db.executemany(_INSERT_RESULT, rows)
+
+        await self._run(job)
+
+    async def add_events(self, events: Sequence[StateChange]) -> None:
+        if not events:
+            return
+
+        def job(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany(
+                    "INSERT INTO events (check_name, zone, at, record) VALUES (?, ?, ?, ?)",
+                    _rows.event_rows(events),
+                )
+
+        await self._run(job)
+
+    async def results(self, query: ResultQuery) -> list[Result]:
+        """Results matching ``query``, newest first; ``since`` is inclusive, ``until`` exclusive."""
+        where, params = _where(query)
+        sql = f"SELECT record FROM results {where} ORDER BY started_at DESC, seq DESC LIMIT ?"
+
+        def job(db: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in db.execute(sql, (*params, max(query.limit, 0)))]
+
+        return [Result.model_validate_json(record) for record in await self._run(job)]
+
+    async def uptime(self, check: str, zone: str | None, since: datetime) -> Uptime:
+        """Counts since ``since`` from raw results plus every aggregated minute that overlaps it."""
+        since_epoch = _rows.epoch(since)
+        zone_sql = "" if zone is None else " AND zone = ?"
+        zone_params: tuple[str, ...] = () if zone is None else (zone,)
+        raw_sql = f"SELECT {_COUNTS} FROM results WHERE check_name = ? AND started_at >= ?{zone_sql}"
+        minutes_sql = (
+            "SELECT sum(total), sum(ok), sum(degraded), sum(failed), sum(error), sum(sum_duration) "
+            f"FROM minutes WHERE check_name = ? AND minute >= ?{zone_sql}"
+        )
+
+        def job(db: sqlite3.Connection) -> tuple[_rows.Counts, _rows.Counts]:
+            raw = db.execute(raw_sql, (check, since_epoch, *zone_params)).fetchone()
+            minutes = db.execute(
+                minutes_sql, (check, _rows.minute_floor(since_epoch), *zone_params)
+            ).fetchone()
+            return _rows.counts_or_zero(raw), _rows.counts_or_zero(minutes)
+
+        raw, minutes = await self._run(job)
+        return _rows.uptime_from(check, zone, since, raw, minutes)
+
+    async def events(self, check: str | None = None, limit: int = 100) -> list[StateChange]:
+        """State changes, newest first, optionally for one check."""
+        where, params = ("", ()) if check is None else ("WHERE check_name = ?", (check,))
+        sql = f"SELECT record FROM events {where} ORDER BY at DESC, seq DESC LIMIT ?"
+
+        def job(db: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in db.execute(sql, (*params, max(limit, 0)))]
+
+        return [StateChange.model_validate_json(record) for record in await self._run(job)]
+
+    async def checks(self) -> list[str]:
+        """Names of every check with raw results or aggregates, sorted."""
+
+        def job(db: sqlite3.Connection) -> list[str]:
+            names: set[str] = set()
+            for table in ("results", "minutes"):
+                names.update(row[0] for row in db.execute(_DISTINCT_CHECKS.format(table=table)))
+            return sorted(names)
+
+        return await self._run(job)
+
+    async def compact(
+        self, now: datetime, raw_retention_seconds: float, aggregate_retention_seconds: float
+    ) -> Compaction:
+        """Fold raw results older than the raw retention into per-minute aggregates and delete them;
+        delete aggregates older than the aggregate retention.
+
+        Works in chunks of a few ten thousand rows, one transaction each, so writers queued on the
+        same thread get their turn in between. Running it again, or after a crash, is safe: a
+        chunk is folded and deleted atomically, and folding adds to an existing minute.
+        """
+        now_epoch = _rows.epoch(now)
+        raw_cutoff = now_epoch - raw_retention_seconds
+        aggregate_cutoff = now_epoch - aggregate_retention_seconds
+
+        def chunk(db: sqlite3.Connection) -> int:
+            params = (raw_cutoff, _rows.COMPACT_CHUNK_ROWS)
+            with db:
+                db.execute(_ROLL_UP, params)
+                return db.execute(f"DELETE FROM results WHERE seq IN ({_CHUNK})", params).rowcount
+
+        def finish(db: sqlite3.Connection) -> int:
+            with db:
+                deleted = db.execute("DELETE FROM minutes WHERE minute < ?", (aggregate_cutoff,)).rowcount
+            # Hand the freed pages back to the main file so the WAL does not keep the old size.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return deleted
+
+        rolled_up = 0
+        while True:
+            done = await self._run(chunk)
+            rolled_up += done
+            if done < _rows.COMPACT_CHUNK_ROWS:
+                break
+        return Compaction(rolled_up=rolled_up, aggregates_deleted=await self._run(finish))
+
+    async def close(self) -> None:
+        """Close the connection and stop the worker thread. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
+        self._executor.shutdown(wait=True)
+
+
+def _where(query: ResultQuery) -> tuple[str, tuple[object, ...]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    for clause, value in (
+        ("check_name = ?", query.check),
+        ("zone = ?", query.zone),
+        ("started_at >= ?", None if query.since is None else _rows.epoch(query.since)),
+        ("started_at < ?", None if query.until is None else _rows.epoch(query.until)),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Runs on the worker thread: open, tune and migrate, turning every failure into a StoreError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the folder for the SQLite store {path}: {exc.strerror or exc}",
+            hint="choose a path in a folder livesite can write to",
+        ) from exc
+    try:
+        db = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot open the SQLite store {path}: {exc}",
+            hint="check that the path is a file livesite can read and write",
+        ) from exc
+    try:
+        _tune_and_migrate(db, path)
+    except StoreError:
+        db.close()
+        raise
+    except sqlite3.Error as exc:
+        db.close()
+        message = str(exc)
+        if "not a database" in message:
+            raise StoreError(
+                f"{path} is not a livesite store: {message}",
+                hint="point the store URL at a new file or at a store livesite created",
+            ) from exc
+        raise StoreError(
+            f"cannot open the SQLite store {path}: {message}",
+            hint="check that the file and its folder are writable and the disk is not full",
+        ) from exc
+    # Autocommit mode off from here on: ``with db:`` wraps each write batch in one transaction.
+    db.isolation_level = "DEFERRED"
+    return db
+
+
+def _tune_and_migrate(db: sqlite3.Connection, path: Path) -> None:
+    db.execute("PRAGMA busy_timeout = 5000")  # a CLI reading the file must not fail the monitor's write
+    db.execute("PRAGMA journal_mode = WAL").fetchall()
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("BEGIN IMMEDIATE")  # two processes opening a new file must not both migrate it
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > _rows.SCHEMA_VERSION:
+            raise _rows.newer_schema(current, str(path))
+        for version in range(current + 1, _rows.SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise

@@ -1,0 +1,1 @@
+"""HTTP surface: JSON API, Prometheus /metrics, status page."""

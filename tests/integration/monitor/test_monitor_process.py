@@ -1,0 +1,168 @@
+"""`livesite monitor` as a real process: scraped by a real Prometheus, stopped by SIGTERM without loss."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from prom_plugin import Prometheus, free_port
+
+from livesite import runtime
+from livesite.store import open_store
+from livesite.store.base import ResultQuery
+
+
+class _Site(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"ok": true}' if self.path == "/health" else b"not here"
+        self.send_response(200 if self.path == "/health" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Version", "v7")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def write_config(tmp_path: Path, site: str) -> Path:
+    config = tmp_path / "livesite.yaml"
+    config.write_text(
+        f"""
+defaults: {{interval: 1s, timeout: 2s, failure_threshold: 2, success_threshold: 1}}
+zones:
+  - {{name: zone-a, base_url: "{site}"}}
+  - {{name: zone-b, base_url: "{site}"}}
+checks:
+  - name: health
+    url: /health
+    assert: [status == 200, json.ok == true]
+  - name: broken
+    url: /missing
+    zones: [zone-a]
+    assert: [status == 200]
+store: {{url: "sqlite:///results.db"}}
+"""
+    )
+    return config
+
+
+def poll(fetch: Callable[[], object], until: Callable[[object], bool], timeout_seconds: float = 20) -> object:
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            value = fetch()
+            if until(value):
+                return value
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail("condition not reached before the deadline")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def monitor_process(tmp_path: Path, site: str) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    config = write_config(tmp_path, site)
+    listen = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livesite.cli.main", "monitor", str(config), "--listen", listen],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    yield proc, f"http://{listen}", tmp_path / "results.db"
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return json.load(response)
+
+
+def test_prometheus_scrapes_the_monitor_with_blackbox_names(
+    monitor_process: tuple[subprocess.Popen[bytes], str, Path], prometheus_for: Callable[[str], Prometheus]
+) -> None:
+    proc, url, _ = monitor_process
+    poll(lambda: get_json(f"{url}/api/status"), lambda s: all(x["last"] for x in s))  # type: ignore[attr-defined]
+    prometheus = prometheus_for(url.removeprefix("http://"))
+    series = prometheus.wait_for('probe_success{check="health"}')
+    assert {s["metric"]["zone"] for s in series} == {"zone-a", "zone-b"}  # type: ignore[index]
+    assert all(s["metric"]["revision"] == "v7" and s["value"][1] == "1" for s in series)  # type: ignore[index]
+    broken = prometheus.wait_for('probe_http_status_code{check="broken"}')
+    assert broken[0]["value"][1] == "404"  # type: ignore[index]
+    phases = prometheus.wait_for('probe_http_duration_seconds{check="health",zone="zone-a"}')
+    assert {s["metric"]["phase"] for s in phases} == {"resolve", "connect", "tls", "processing", "transfer"}  # type: ignore[index]
+    down = prometheus.wait_for('livesite_check_state{check="broken",state="down"} == 1')
+    assert down[0]["metric"]["zone"] == "zone-a"  # type: ignore[index]
+
+
+def test_sigterm_stops_the_monitor_cleanly_and_keeps_every_result(
+    monitor_process: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    proc, url, db = monitor_process
+    poll(lambda: get_json(f"{url}/api/results?check=health&limit=1000"), lambda r: len(r) >= 4)  # type: ignore[arg-type]
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr
+    ran = int(stderr.decode().rsplit("stopped after ", 1)[1].split()[0])
+
+    async def count() -> tuple[int, int]:
+        store = await open_store(f"sqlite:///{db}")
+        try:
+            results = await store.results(ResultQuery(limit=100_000))
+            events = await store.events(None, 1000)
+            return len(results), len(events)
+        finally:
+            await store.close()
+
+    stored, events = runtime.run(count())
+    assert stored == ran
+    assert events >= 3  # health up in two zones, broken down in zone-a
+
+
+def test_the_monitor_refuses_a_busy_listen_address_with_a_clear_error(tmp_path: Path, site: str) -> None:
+    import socket
+
+    config = write_config(tmp_path, site)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "livesite.cli.main",
+                "monitor",
+                str(config),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            timeout=30,
+        )
+    assert done.returncode == 2
+    assert b"cannot listen on" in done.stderr
+    assert b"Traceback" not in done.stderr

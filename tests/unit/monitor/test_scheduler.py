@@ -1,0 +1,126 @@
+import asyncio
+
+from livesite.config import loads
+from livesite.monitor.plan import Job, plan, spread
+from livesite.monitor.scheduler import Scheduler
+from livesite.testing import FakeClock
+
+CONFIG = """
+defaults: {interval: 10s}
+zones:
+  - {name: a, base_url: "http://127.0.0.1:1"}
+  - {name: b, base_url: "http://127.0.0.1:1"}
+checks:
+  - {name: fast, url: /}
+  - {name: slow, url: /, interval: 30s, zones: [a]}
+"""
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_jobs_fire_at_their_offset_then_every_interval() -> None:
+    clock = FakeClock()
+    runs = plan(loads(CONFIG))
+    fired: list[tuple[str, str, float]] = []
+
+    async def execute(job: Job) -> None:
+        fired.append((job.check.name, job.zone, clock.monotonic()))
+
+    scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=10)
+    task = asyncio.create_task(scheduler.run())
+    for _ in range(60):
+        await settle()
+        clock.advance(1)
+    await settle()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    per_job: dict[tuple[str, str], list[float]] = {}
+    for check, zone, at in fired:
+        per_job.setdefault((check, zone), []).append(at)
+    assert set(per_job) == {("fast", "a"), ("fast", "b"), ("slow", "a")}
+    assert len(per_job[("fast", "a")]) == 6
+    assert len(per_job[("slow", "a")]) == 2
+    times = per_job[("fast", "a")]
+    assert all(abs((b - a) - 10) < 1.01 for a, b in zip(times, times[1:], strict=False))
+
+
+async def test_a_run_still_in_flight_skips_its_next_tick_instead_of_piling_up() -> None:
+    clock = FakeClock()
+    runs = plan(loads(CONFIG), checks=["fast"], zones=["a"], spread_start=False)
+    release = asyncio.Event()
+    started = 0
+
+    async def execute(job: Job) -> None:
+        nonlocal started
+        started += 1
+        await release.wait()
+
+    scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=10)
+    task = asyncio.create_task(scheduler.run())
+    for _ in range(35):
+        await settle()
+        clock.advance(1)
+    await settle()
+    assert started == 1
+    assert scheduler.skipped == 3
+    release.set()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_cancelling_the_scheduler_cancels_runs_in_flight() -> None:
+    clock = FakeClock()
+    runs = plan(loads(CONFIG), spread_start=False)
+    cancelled = 0
+
+    async def execute(job: Job) -> None:
+        nonlocal cancelled
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+
+    scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=10)
+    task = asyncio.create_task(scheduler.run())
+    await settle()
+    assert scheduler.in_flight == 3
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert cancelled == 3
+
+
+async def test_concurrency_bounds_runs_and_waiting_shows_as_lag() -> None:
+    clock = FakeClock()
+    runs = plan(loads(CONFIG), spread_start=False)
+    gate = asyncio.Event()
+    active = 0
+    peak = 0
+
+    async def execute(job: Job) -> None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await gate.wait()
+        active -= 1
+
+    scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=1)
+    task = asyncio.create_task(scheduler.run())
+    await settle()
+    clock.advance(2)
+    gate.set()
+    await settle()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert peak == 1
+    assert scheduler.lag.percentile(0.99) == 2
+
+
+def test_offsets_spread_checks_over_the_interval_and_are_stable() -> None:
+    offsets = {spread(f"check-{i}", "zone-a", 60) for i in range(1000)}
+    assert len(offsets) > 990
+    assert min(offsets) < 1 and max(offsets) > 59
+    assert spread("home", "zone-a", 60) == spread("home", "zone-a", 60)
