@@ -11,8 +11,8 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 from datetime import datetime
+from typing import Protocol
 
 from livesite.checks.context import Resources, RunContext
 from livesite.clock import Clock, SystemClock

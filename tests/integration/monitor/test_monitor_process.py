@@ -14,11 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from prom_plugin import Prometheus, free_port
 
 from livesite import runtime
 from livesite.store import open_store
 from livesite.store.base import ResultQuery
+from prom_plugin import Prometheus, free_port
 
 
 class _Site(BaseHTTPRequestHandler):
@@ -103,7 +103,7 @@ def get_json(url: str) -> object:
 def test_prometheus_scrapes_the_monitor_with_blackbox_names(
     monitor_process: tuple[subprocess.Popen[bytes], str, Path], prometheus_for: Callable[[str], Prometheus]
 ) -> None:
-    proc, url, _ = monitor_process
+    _, url, _ = monitor_process
     poll(lambda: get_json(f"{url}/api/status"), lambda s: all(x["last"] for x in s))  # type: ignore[attr-defined]
     prometheus = prometheus_for(url.removeprefix("http://"))
     series = prometheus.wait_for('probe_success{check="health"}')

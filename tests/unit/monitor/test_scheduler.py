@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 
 from livesite.config import loads
 from livesite.monitor.plan import Job, plan, spread
@@ -44,7 +45,7 @@ async def test_jobs_fire_at_their_offset_then_every_interval() -> None:
     assert len(per_job[("fast", "a")]) == 6
     assert len(per_job[("slow", "a")]) == 2
     times = per_job[("fast", "a")]
-    assert all(abs((b - a) - 10) < 1.01 for a, b in zip(times, times[1:], strict=False))
+    assert all(abs((b - a) - 10) < 1.01 for a, b in itertools.pairwise(times))
 
 
 async def test_a_run_still_in_flight_skips_its_next_tick_instead_of_piling_up() -> None:
