@@ -36,7 +36,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout_seconds: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout_seconds: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll until something accepts on 127.0.0.1:port.
 
     Raises:

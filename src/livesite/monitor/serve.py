@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from livesite.clock import Clock, SystemClock
-from livesite.config.models import Config
+from livesite.config.models import Config, StoreSettings
+from livesite.errors import LivesiteError
 from livesite.monitor.plan import Plan
 from livesite.monitor.service import Monitor
 from livesite.results import Result
@@ -19,6 +22,8 @@ from livesite.states import StateChange
 from livesite.store import BatchWriter, Store
 from livesite.web.app import create_app
 from livesite.web.server import WebServer
+
+log = logging.getLogger(__name__)
 
 
 async def serve(
@@ -39,7 +44,11 @@ async def serve(
     monitor = Monitor(config, plan, writer, clock=clock, on_result=on_result, on_change=on_change)
     web = WebServer(create_app(monitor, store), listen or config.monitor.listen)
     writer.start()
-    tasks = [asyncio.create_task(monitor.run(), name="monitor"), asyncio.create_task(web.serve(), name="web")]
+    tasks = [
+        asyncio.create_task(monitor.run(), name="monitor"),
+        asyncio.create_task(web.serve(), name="web"),
+        asyncio.create_task(compact_forever(store, config.store, clock), name="retention"),
+    ]
     try:
         if on_ready is not None:
             on_ready(monitor, web.url)
@@ -52,8 +61,25 @@ async def serve(
     finally:
         web.stop()
         tasks[0].cancel()
+        tasks[2].cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
         await writer.close()
         await store.close()
     return monitor
+
+
+async def compact_forever(
+    store: Store, settings: StoreSettings, clock: Clock, every_seconds: float = 300.0
+) -> None:
+    """Apply retention now and then, so the store does not grow without bound."""
+    while True:
+        try:
+            await store.compact(
+                datetime.fromtimestamp(clock.time(), tz=UTC),
+                settings.raw_retention,
+                settings.aggregate_retention,
+            )
+        except LivesiteError as e:
+            log.warning("retention pass failed, will retry: %s", e)
+        await clock.sleep(every_seconds)

@@ -6,9 +6,12 @@ arithmetic in both SQLite and PostgreSQL. A naive datetime is read as UTC.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from pydantic_core import PydanticSerializationError
 
 from livesite.errors import StoreError
 from livesite.results import Result
@@ -38,24 +41,63 @@ def minute_floor(epoch_seconds: float) -> int:
 
 def result_rows(results: Sequence[Result]) -> list[ResultRow]:
     """One row per Result: the indexed columns plus the full record, serialised once."""
-    return [
-        (
-            r.id,
-            r.check,
-            r.zone,
-            r.cohort,
-            r.revision,
-            r.status.value,
-            epoch(r.started_at),
-            r.duration_seconds,
-            r.model_dump_json(),
-        )
-        for r in results
-    ]
+    try:
+        return [
+            (
+                r.id,
+                r.check,
+                r.zone,
+                r.cohort,
+                r.revision,
+                r.status.value,
+                epoch(r.started_at),
+                r.duration_seconds,
+                r.model_dump_json(),
+            )
+            for r in results
+        ]
+    except PydanticSerializationError:
+        return [_salvaged_row(r) for r in results]
+
+
+def _salvaged_row(r: Result) -> ResultRow:
+    """The slow path for a batch holding a string UTF-8 cannot encode (a lone surrogate left by a
+    ``surrogateescape`` decode): store the Result with those characters replaced by ``?`` rather
+    than fail the batch, which a write-behind buffer would retry forever."""
+    try:
+        record = r.model_dump_json()
+    except PydanticSerializationError:
+        record = _utf8(json.dumps(r.model_dump(mode="json"), ensure_ascii=False))
+    return (
+        _utf8(r.id),
+        _utf8(r.check),
+        _utf8(r.zone),
+        _utf8(r.cohort),
+        _utf8(r.revision),
+        r.status.value,
+        epoch(r.started_at),
+        r.duration_seconds,
+        record,
+    )
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def event_rows(events: Sequence[StateChange]) -> list[EventRow]:
-    return [(e.check, e.zone, epoch(e.at), e.model_dump_json()) for e in events]
+    try:
+        return [(e.check, e.zone, epoch(e.at), e.model_dump_json()) for e in events]
+    except PydanticSerializationError:  # see _salvaged_row
+        return [
+            (
+                _utf8(e.check),
+                _utf8(e.zone),
+                epoch(e.at),
+                _utf8(json.dumps(e.model_dump(mode="json"), ensure_ascii=False)),
+            )
+            for e in events
+        ]
 
 
 def counts_or_zero(row: Sequence[float | None] | None) -> Counts:

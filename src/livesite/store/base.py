@@ -67,7 +67,9 @@ class ResultReader(Protocol):
 
 
 class Store(ResultWriter, ResultReader, Protocol):
-    async def compact(self, now: datetime, raw_retention_seconds: float, aggregate_retention_seconds: float) -> Compaction:
+    async def compact(
+        self, now: datetime, raw_retention_seconds: float, aggregate_retention_seconds: float
+    ) -> Compaction:
         """Fold raw results older than the raw retention into per-minute aggregates; drop old aggregates."""
         ...
 

@@ -2,7 +2,8 @@
 
 Tables carry a ``livesite_`` prefix so the store can live in a database that holds other things.
 Times are epoch seconds (``double precision``) exactly as in SQLite, so filters, per-minute buckets
-and compaction agree between the two; the full record is JSONB for ad-hoc SQL.
+and compaction agree between the two. The full record is ``json``, not ``jsonb``: jsonb rejects
+``\u0000``, which an observed response body can hold, and json costs no parse tree per insert.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _MIGRATIONS: dict[int, str] = {
             status text NOT NULL,
             started_at double precision NOT NULL,
             duration_seconds double precision NOT NULL,
-            record jsonb NOT NULL
+            record json NOT NULL
         );
         CREATE INDEX livesite_results_check_time ON livesite_results (check_name, started_at);
         CREATE INDEX livesite_results_time ON livesite_results (started_at);
@@ -44,7 +45,7 @@ _MIGRATIONS: dict[int, str] = {
             check_name text NOT NULL,
             zone text NOT NULL,
             at double precision NOT NULL,
-            record jsonb NOT NULL
+            record json NOT NULL
         );
         CREATE INDEX livesite_events_check_time ON livesite_events (check_name, at);
         CREATE INDEX livesite_events_time ON livesite_events (at);
@@ -69,7 +70,7 @@ _MIGRATIONS: dict[int, str] = {
 _INSERT_RESULTS = """
     INSERT INTO livesite_results
         (id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record)
-    SELECT id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record::jsonb
+    SELECT id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record::json
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                 $7::float8[], $8::float8[], $9::text[])
         AS batch(id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record)
@@ -78,7 +79,7 @@ _INSERT_RESULTS = """
 
 _INSERT_EVENTS = """
     INSERT INTO livesite_events (check_name, zone, at, record)
-    SELECT check_name, zone, at, record::jsonb
+    SELECT check_name, zone, at, record::json
     FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[]) AS batch(check_name, zone, at, record)
 """
 

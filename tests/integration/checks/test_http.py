@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from livesite.checks import Resources, RunContext, run_check
 from livesite.config import HttpCheck, Zone
 from livesite.results import FailureKind, Result, Status
-from livesite.testing.servers import Nginx, Pki, free_port
+from livesite.testing.servers import Nginx, Pki, free_port, make_pki
 from livesite.testing.target import TargetServer
 
 pytestmark = pytest.mark.integration
@@ -451,3 +452,83 @@ async def test_without_reuse_every_probe_opens_a_new_connection(target: TargetSe
     await probe(spec, ctx)
     assert target.connections == 2
     assert target.received[-1].headers["connection"] == "close"
+
+
+# ---------------------------------------------------------------------------------------------- fixed bugs
+
+
+async def test_a_head_request_ends_at_the_headers_despite_a_content_length(
+    nginx: Nginx, target: TargetServer
+) -> None:
+    result = await probe(http(nginx.url("/"), "status == 200", "size == 0", method="HEAD", timeout="2s"))
+    assert result.status is Status.ok, result.reason()
+    again = await probe(http(target.url("/json"), "header.Content-Length > 0", method="HEAD", timeout="2s"))
+    assert again.status is Status.ok, again.reason()
+
+
+async def test_a_host_header_of_the_check_replaces_the_one_from_the_url(
+    target: TargetServer, nginx: Nginx
+) -> None:
+    result = await probe(
+        http(target.url("/echo"), "json.headers.host == shop.test", headers={"Host": "shop.test"})
+    )
+    assert result.status is Status.ok, result.reason()
+    assert (
+        await probe(http(nginx.url("/"), "status == 200", headers={"Host": "shop.test"}))
+    ).status is Status.ok
+
+
+async def test_credentials_are_not_sent_to_another_origin_after_a_redirect(target: TargetServer) -> None:
+    async with TargetServer() as elsewhere:
+        target.respond("/away", 302, headers={"Location": elsewhere.url("/echo")})
+        spec = http(
+            target.url("/away"),
+            "status == 200",
+            auth={"bearer": {"token": "tok-never-leaves"}},
+            headers={"Cookie": "sid=abcdef"},
+        )
+        result = await probe(spec)
+        assert result.status is Status.ok, result.reason()
+        assert target.received[-1].headers["authorization"] == "Bearer tok-never-leaves"
+        assert "authorization" not in elsewhere.received[-1].headers
+        assert "cookie" not in elsewhere.received[-1].headers
+
+
+async def test_credentials_follow_a_redirect_on_the_same_origin(target: TargetServer) -> None:
+    target.respond("/login-first", 302, headers={"Location": "/auth/bearer"})
+    result = await probe(
+        http(target.url("/login-first"), "status == 200", auth={"bearer": {"token": target.bearer_token}})
+    )
+    assert result.status is Status.ok, result.reason()
+
+
+async def test_a_reused_connection_is_not_used_for_a_redirect_to_another_origin(
+    target: TargetServer, tls_nginx: Nginx, pki: Pki
+) -> None:
+    target.respond("/secure", 301, headers={"Location": tls_nginx.https_url("/")})
+    ctx = RunContext(zone=Zone(name="local"), resources=Resources())
+    spec = http(
+        target.url("/secure"),
+        "status == 200",
+        "body contains nginx",
+        reuse_connection=True,
+        tls={"ca_file": str(pki.ca_cert)},
+    )
+    result = await probe(spec, ctx)
+    ctx.resources.close()
+    assert result.status is Status.ok, result.reason()
+    assert result.phases.tls > 0
+
+
+async def test_an_https_target_server_is_probed_with_its_own_ca(tmp_path: Path) -> None:
+    own = make_pki(tmp_path, days=90)
+    async with TargetServer(ssl_context=own.server_context()) as secure:
+        result = await probe(
+            http(
+                secure.url("/json"),
+                "json.ok == true",
+                "cert.days_left > 89",
+                tls={"ca_file": str(own.ca_cert)},
+            )
+        )
+    assert result.status is Status.ok, result.reason()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,6 @@ import pytest
 from demo_plugin import DemoFactory, eventually
 
 from livesite.demo import DemoError, DemoRunning, DemoState, control, down, status, up
-from livesite.demo.procs import bind
 from livesite.demo.state import state_path
 
 pytestmark = pytest.mark.integration
@@ -102,10 +102,18 @@ async def test_deploy_restarts_one_instance_with_a_new_revision(fresh_demo: Demo
 
     with pytest.raises(DemoError, match="only shop instances"):
         await control.deploy(updated, "edge-a")
-    assert await control.kill(updated, "shop-b1")
-    with bind(updated.component("shop-b1").port):  # a stranger grabs the port meanwhile
+    # shop-b2 never had traffic through front-b (round-robin starts at shop-b1), so no orphaned connection
+    # of the killed process lingers on its port and an ordinary server socket can take it
+    assert await control.kill(updated, "shop-b2")
+    with socket.socket() as stranger:
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stranger.bind(("127.0.0.1", updated.component("shop-b2").port))
+        stranger.listen()
         with pytest.raises(DemoError, match="taken by another process"):
-            await control.restart(updated, "shop-b1")
+            await control.restart(updated, "shop-b2")
+    restarted = await control.restart(updated, "shop-b2")
+    fresh_demo.started[state.state_dir].append(restarted.component("shop-b2"))
+    assert (await status(state.state_dir)).healthy
 
 
 async def test_down_never_signals_a_pid_that_is_not_ours(tmp_path: object) -> None:

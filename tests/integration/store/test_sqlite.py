@@ -1,0 +1,153 @@
+"""SqliteStore against real files: the conformance suite, open errors, retention and throughput shape."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from livesite.errors import StoreError
+from livesite.results import Result, Status
+from livesite.store import ResultQuery, SqliteStore, open_store
+from livesite.testing.store_conformance import check_store, rich_result
+
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+async def test_sqlite_store_passes_the_conformance_suite(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "results.db")
+    try:
+        await check_store(store)
+    finally:
+        await store.close()
+
+
+async def test_results_survive_closing_and_reopening_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    written = rich_result()
+    store = await SqliteStore.open(path)
+    await store.add_results([written])
+    await store.close()
+    await store.close()  # twice is harmless
+    reopened = await SqliteStore.open(path)
+    try:
+        assert await reopened.results(ResultQuery()) == [written]
+    finally:
+        await reopened.close()
+
+
+async def test_the_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    await (await SqliteStore.open(path)).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    db.close()
+
+
+async def test_open_store_resolves_a_relative_sqlite_url_against_base_dir(tmp_path: Path) -> None:
+    store = await open_store("sqlite:///data/results.db", base_dir=tmp_path)
+    await store.close()
+    assert (tmp_path / "data" / "results.db").exists()
+
+
+async def test_open_store_takes_an_absolute_sqlite_url(tmp_path: Path) -> None:
+    path = tmp_path / "abs.db"
+    store = await open_store(f"sqlite:///{path}", base_dir=Path("/nonexistent"))
+    await store.close()
+    assert path.exists()
+
+
+@pytest.mark.parametrize("url", ["mysql://db/x", "results.db", "sqlite://results.db", "sqlite:///"])
+async def test_open_store_rejects_a_url_it_cannot_read_with_a_hint(url: str, tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as caught:
+        await open_store(url, base_dir=tmp_path)
+    assert caught.value.hint
+
+
+async def test_a_path_under_a_file_is_a_store_error_naming_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="cannot create the folder") as caught:
+        await SqliteStore.open(blocker / "results.db")
+    assert str(blocker) in str(caught.value) and caught.value.hint
+
+
+async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"this is not sqlite, just text long enough to look like a header" * 20)
+    with pytest.raises(StoreError, match="is not a livesite store") as caught:
+        await SqliteStore.open(path)
+    assert caught.value.hint
+
+
+async def test_a_store_from_a_newer_livesite_is_refused_with_an_upgrade_hint(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    await (await SqliteStore.open(path)).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO schema_version (version) VALUES (99)")
+    db.close()
+    with pytest.raises(StoreError, match="schema version 99") as caught:
+        await SqliteStore.open(path)
+    assert "upgrade" in str(caught.value.hint)
+
+
+async def test_using_a_closed_store_is_a_store_error(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "results.db")
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.results(ResultQuery())
+
+
+async def test_a_result_with_a_lone_surrogate_is_stored_not_refused(tmp_path: Path) -> None:
+    # A body decoded with errors="surrogateescape" can leave one; the batch must not fail forever.
+    store = await SqliteStore.open(tmp_path / "results.db")
+    try:
+        fine = rich_result(id="ok")
+        await store.add_results([fine, rich_result(id="odd", target="https://x/\udcff")])
+        back = {r.id: r for r in await store.results(ResultQuery())}
+        assert back["ok"] == fine
+        assert back["odd"].target == "https://x/?"
+    finally:
+        await store.close()
+
+
+def _day(day: int, per_minute: int) -> list[Result]:
+    start = T0 + timedelta(days=day)
+    return [
+        Result(
+            check=f"check-{i % 5}",
+            kind="http",
+            zone="a",
+            started_at=start + timedelta(minutes=minute, seconds=i),
+            duration_seconds=0.05,
+            status=Status.ok,
+            target="https://shop.test/" + "x" * 200,
+        )
+        for minute in range(0, 24 * 60, 10)
+        for i in range(per_minute)
+    ]
+
+
+async def test_compaction_stops_the_file_and_tables_from_growing(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    store = await SqliteStore.open(path)
+    sizes: list[int] = []
+    rows: list[tuple[int, int]] = []
+    try:
+        for day in range(6):
+            await store.add_results(_day(day, per_minute=10))
+            now = T0 + timedelta(days=day + 1)
+            await store.compact(now, raw_retention_seconds=86400, aggregate_retention_seconds=2 * 86400)
+            sizes.append(path.stat().st_size + Path(f"{path}-wal").stat().st_size)
+            with sqlite3.connect(path) as db:
+                counts = db.execute("SELECT (SELECT count(*) FROM results), (SELECT count(*) FROM minutes)")
+                rows.append(counts.fetchone())
+            db.close()
+    finally:
+        await store.close()
+    # Steady state from day 3: one day raw, two days of per-minute aggregates, reused pages.
+    assert rows[3:] == [rows[3]] * 3, rows
+    assert max(sizes[3:]) <= sizes[2] * 1.1, sizes
