@@ -77,9 +77,13 @@ def _postgres_server() -> Iterator[_Server]:
     server = _Server(root, _free_port(), as_user)
     started = False
     try:
-        server.run("initdb", "-D", str(server.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        server.run(
+            "initdb", "-D", str(server.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
+        )
         options = f"-k {root} -h 127.0.0.1 -p {server.port} -c fsync=off -c full_page_writes=off"
-        server.run("pg_ctl", "-D", str(server.data), "-l", str(root / "server.log"), "-o", options, "-w", "start")
+        server.run(
+            "pg_ctl", "-D", str(server.data), "-l", str(root / "server.log"), "-o", options, "-w", "start"
+        )
         started = True
         yield server
     finally:

@@ -81,6 +81,8 @@ def check(
         print(render.results_json(results))
     else:
         console.print(render.results_table(results))
+        for line in render.reasons(results):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         console.print(render.summary(results))
     if not all(r.passed for r in results):
         raise typer.Exit(1)
@@ -197,13 +199,13 @@ def history(
 ) -> None:
     """Recent results and uptime of one check."""
     from livesite.store import open_store
-    from livesite.store.base import ResultQuery
+    from livesite.store.base import ResultQuery, Uptime
 
     loaded = _load(config) if config is not None else None
     url = store or (loaded.store.url if loaded else "sqlite:///livesite.db")
     base_dir = loaded.base_dir if loaded else Path(".")
 
-    async def main() -> tuple[list[Result], list[tuple[str, object]]]:
+    async def main() -> tuple[list[Result], list[tuple[str, Uptime]]]:
         opened = await open_store(url, base_dir=base_dir)
         try:
             found = await opened.results(ResultQuery(check=check_name, zone=zone, limit=limit))
@@ -225,7 +227,7 @@ def history(
         raise typer.Exit(1)
     console.print(render.results_table(found, title=f"{check_name}: last {len(found)} results"))
     for label, uptime in windows:
-        render.uptime_line(console, label, uptime)  # type: ignore[arg-type]
+        render.uptime_line(console, label, uptime)
 
 
 @app.command()

@@ -42,6 +42,15 @@ def summary(results: Sequence[Result]) -> str:
     return f"{len(results)} runs: " + ", ".join(parts) if results else "no checks ran"
 
 
+def reasons(results: Sequence[Result]) -> list[str]:
+    """One unwrapped line per run that did not pass cleanly, for logs where tables wrap."""
+    return [
+        f"{'✗' if not r.passed else '~'} {r.check} @ {r.zone}: {r.reason()}"
+        for r in results
+        if r.status is not Status.ok
+    ]
+
+
 def results_json(results: Sequence[Result]) -> str:
     return json.dumps([r.model_dump(mode="json") for r in results], indent=2)
 

@@ -135,8 +135,10 @@ def _translate(err: ErrorDetails, source: Source) -> ConfigError:
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
         close = difflib.get_close_matches(key, _all_keys(), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else "remove it; see docs/configuration.md for the keys"
-        return ConfigError.at(source.position(path, key=True), f"unknown key {key!r} at {where}", hint)
+        advice = (
+            f"did you mean {close[0]!r}?" if close else "remove it; see docs/configuration.md for the keys"
+        )
+        return ConfigError.at(source.position(path, key=True), f"unknown key {key!r} at {where}", advice)
     if kind == "missing":
         return ConfigError.at(
             source.position(path[:-1]), f"missing required key {path[-1]!r} at {_dotted(path[:-1])}", None
@@ -149,10 +151,10 @@ def _translate(err: ErrorDetails, source: Source) -> ConfigError:
             hint=f"set kind to one of: {tags}",
         )
     message = err["msg"].removeprefix("Value error, ")
-    hint = None
+    hint: str | None = None
     if " (hint: " in message:
-        message, _, hint = message.partition(" (hint: ")
-        hint = hint.removesuffix(")")
+        message, _, rest = message.partition(" (hint: ")
+        hint = rest.removesuffix(")")
     return ConfigError.at(source.position(path), f"{where}: {message}", hint)
 
 
@@ -160,7 +162,7 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
     errors: list[ConfigError] = []
     zones: list[models.Zone] = []
     checks: list[models.CheckSpec] = []
-    singles: dict[str, tuple[BaseModel, Source]] = {}
+    singles: dict[str, tuple[Config, Source]] = {}
     zone_at: dict[str, str] = {}
     check_at: dict[str, str] = {}
     for config, source in parts:
@@ -175,7 +177,7 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
                             hint=f"keep one '{key}:' section across the directory",
                         )
                     )
-                singles[key] = (getattr(config, key), source)
+                singles[key] = (config, source)
         for i, zone in enumerate(config.zones):
             if zone.name in zone_at:
                 errors.append(
@@ -225,15 +227,13 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
                     )
     if errors:
         raise ConfigErrors(errors)
-    fields: dict[str, object] = {key: value for key, (value, _) in singles.items()}
+    empty = Config()
     return Config.model_construct(
-        version=1, zones=zones, checks=checks, base_dir=base_dir, **_fill_singletons(fields)
+        version=1,
+        zones=zones,
+        checks=checks,
+        base_dir=base_dir,
+        defaults=singles.get("defaults", (empty, None))[0].defaults,
+        store=singles.get("store", (empty, None))[0].store,
+        monitor=singles.get("monitor", (empty, None))[0].monitor,
     )
-
-
-def _fill_singletons(given: dict[str, object]) -> dict[str, object]:
-    return {
-        "defaults": given.get("defaults", models.Defaults()),
-        "store": given.get("store", models.StoreSettings()),
-        "monitor": given.get("monitor", models.MonitorSettings()),
-    }

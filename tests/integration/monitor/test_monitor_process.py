@@ -6,11 +6,9 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,29 +17,6 @@ from livesite import runtime
 from livesite.store import open_store
 from livesite.store.base import ResultQuery
 from prom_plugin import Prometheus, free_port
-
-
-class _Site(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b'{"ok": true}' if self.path == "/health" else b"not here"
-        self.send_response(200 if self.path == "/health" else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Version", "v7")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def write_config(tmp_path: Path, site: str) -> Path:

@@ -131,6 +131,16 @@ def _day(day: int, per_minute: int) -> list[Result]:
     ]
 
 
+def _size_and_rows(path: Path) -> tuple[int, tuple[int, int]]:
+    size = path.stat().st_size + Path(f"{path}-wal").stat().st_size
+    with sqlite3.connect(path) as db:
+        counts = db.execute(
+            "SELECT (SELECT count(*) FROM results), (SELECT count(*) FROM minutes)"
+        ).fetchone()
+    db.close()
+    return size, counts
+
+
 async def test_compaction_stops_the_file_and_tables_from_growing(tmp_path: Path) -> None:
     path = tmp_path / "results.db"
     store = await SqliteStore.open(path)
@@ -141,11 +151,9 @@ async def test_compaction_stops_the_file_and_tables_from_growing(tmp_path: Path)
             await store.add_results(_day(day, per_minute=10))
             now = T0 + timedelta(days=day + 1)
             await store.compact(now, raw_retention_seconds=86400, aggregate_retention_seconds=2 * 86400)
-            sizes.append(path.stat().st_size + Path(f"{path}-wal").stat().st_size)
-            with sqlite3.connect(path) as db:
-                counts = db.execute("SELECT (SELECT count(*) FROM results), (SELECT count(*) FROM minutes)")
-                rows.append(counts.fetchone())
-            db.close()
+            size, counts = _size_and_rows(path)
+            sizes.append(size)
+            rows.append(counts)
     finally:
         await store.close()
     # Steady state from day 3: one day raw, two days of per-minute aggregates, reused pages.

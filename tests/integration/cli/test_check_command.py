@@ -1,0 +1,107 @@
+"""`livesite check` and `livesite validate` as a deploy pipeline sees them: exit codes, JSON, JUnit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+
+def livesite(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "livesite.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path, site: str) -> Path:
+    path = tmp_path / "checks.yaml"
+    path.write_text(
+        f"""
+zones:
+  - {{name: zone-a, base_url: "{site}"}}
+  - {{name: zone-b, base_url: "{site}"}}
+checks:
+  - name: health
+    url: /health
+    assert: [status == 200, json.ok == true]
+  - name: missing-page
+    url: /missing
+    zones: [zone-b]
+    assert: [status == 200]
+"""
+    )
+    return path
+
+
+def test_check_exits_0_when_every_check_passes(config: Path) -> None:
+    done = livesite("check", str(config), "--check", "health")
+    assert done.returncode == 0, done.stderr
+    assert "2 runs: 2 ok" in done.stdout
+
+
+def test_check_exits_1_and_says_why_when_a_check_fails(config: Path) -> None:
+    done = livesite("check", str(config))
+    assert done.returncode == 1
+    assert "expected status == 200, observed 404" in " ".join(done.stdout.split())
+
+
+def test_check_json_is_a_list_of_results_a_pipeline_can_read(config: Path) -> None:
+    done = livesite("check", str(config), "--json", "--zone", "zone-b")
+    assert done.returncode == 1
+    results = {r["check"]: r for r in json.loads(done.stdout)}
+    assert results["health"]["status"] == "ok"
+    assert results["health"]["revision"] == "v7"
+    failed = results["missing-page"]
+    assert failed["status"] == "failed"
+    assert failed["assertions"] == [
+        {"expr": "status == 200", "observed": "404", "passed": False, "budget": False}
+    ]
+
+
+def test_check_writes_junit_with_one_testcase_per_check_and_zone(config: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.xml"
+    livesite("check", str(config), "--junit", str(report))
+    suite = ET.parse(report).getroot()
+    assert suite.get("tests") == "3" and suite.get("failures") == "1"
+    failure = suite.find("testcase[@name='missing-page']/failure")
+    assert failure is not None and "observed 404" in (failure.get("message") or "")
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("checks:\n  - {name: nowhere, url: 'http://127.0.0.1:1/'}\n")
+    done = livesite("check", str(path), "--dry-run")
+    assert done.returncode == 0
+    assert "nowhere" in done.stdout and "plan: 1 runs" in done.stdout
+
+
+def test_a_config_error_exits_2_with_file_line_and_hint_and_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("checks:\n  - name: home\n    url: http://x/\n    timout: 5s\n")
+    for command in ("check", "validate"):
+        done = livesite(command, str(path))
+        assert done.returncode == 2
+        assert f"{path}:4:5: unknown key 'timout'" in done.stderr
+        assert "did you mean 'timeout'?" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_check_name_is_a_usage_error(config: Path) -> None:
+    done = livesite("check", str(config), "--check", "nope")
+    assert done.returncode == 2
+    assert "no check named 'nope'" in done.stderr
+
+
+def test_validate_exits_0_and_counts_runs(config: Path) -> None:
+    done = livesite("validate", str(config))
+    assert done.returncode == 0
+    assert "2 checks, 2 zones, 3 runs per round" in done.stdout
