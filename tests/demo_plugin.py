@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import pytest
 
 from livesite.demo import Component, DemoOptions, DemoState, down, read_state, up
-from livesite.demo.procs import is_ours
+from livesite.demo.procs import is_running
 
 T = TypeVar("T")
 
@@ -34,8 +34,9 @@ def run_sync(work: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, work).result()
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout_seconds: float = 10.0,
-                     every_seconds: float = 0.05) -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], timeout_seconds: float = 10.0, every_seconds: float = 0.05
+) -> T:
     """Poll `check` until it returns something other than None/False; fail after `timeout_seconds`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_seconds
@@ -53,7 +54,7 @@ def stop_and_check(state_dir: Path, seen: list[Component]) -> None:
     current = read_state(state_dir)
     run_sync(down(state_dir))
     everything = [*seen, *(current.components if current else [])]
-    left = [f"{c.name} (pid {c.pid})" for c in everything if is_ours(c)]
+    left = [f"{c.name} (pid {c.pid})" for c in everything if is_running(c)]
     assert not left, f"demo processes survived `down`: {', '.join(left)}"
     assert read_state(state_dir) is None, "`down` left the state file behind"
 

@@ -166,6 +166,8 @@ _OP_RE = re.compile(r"(==|!=|<=|>=|<|>|!?in\b|!?contains\b|!?matches\b|!?exists\
 _NUM_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*([A-Za-z]+)?$")
 _RANGE_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*\.\.\s*(-?\d+(?:\.\d+)?)$")
 _PATH_RE = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[\"([^\"]+)\"\]")
+# A subject ends at white space or at the first operator character, outside a quoted ["key"].
+_SUBJECT_RE = re.compile(r'(?:\["[^"]*"\]|[^\s=!<>])+')
 
 
 def parse(text: str, *, budget: bool = False) -> Assertion:
@@ -204,8 +206,9 @@ def _split_subject(expr: str) -> tuple[str, str]:
         if close < 0:
             raise AssertionSyntaxError(f"unclosed 'len(' in {expr!r}")
         return expr[: close + 1], expr[close + 1 :]
-    parts = expr.split(None, 1)
-    return parts[0], parts[1] if len(parts) > 1 else ""
+    m = _SUBJECT_RE.match(expr)  # so that 'status==200' and json["a b"] read as meant
+    end = m.end() if m else len(expr.split(None, 1)[0])
+    return expr[:end], expr[end:]
 
 
 def _parse_subject(text: str) -> Subject:
@@ -270,6 +273,8 @@ def _parse_operand(text: str, subject: Subject, op: Op, expr: str) -> Operand:
             return Operand(text, text=pattern, regex=re.compile(pattern))
         except re.error as e:
             raise AssertionSyntaxError(f"bad regular expression {pattern!r}: {e}") from None
+        except (RecursionError, OverflowError):
+            raise AssertionSyntaxError(f"regular expression too deeply nested in {expr!r}") from None
     operand = _scalar(text, subject, expr)
     if op in _ORDER and operand.number is None:
         raise AssertionSyntaxError(f"{op.value!r} needs a number, found {text!r} in {expr!r}")
@@ -296,15 +301,23 @@ def _split_list(inner: str) -> list[str]:
 
 
 def _unquote(text: str) -> str:
+    """Strip matching quotes; inside, ``\\"`` is a quote (a regex keeps its other backslashes)."""
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
+        quote = text[0]
+        return text[1:-1].replace("\\" + quote, quote)
     return text
 
 
 def _scalar(text: str, subject: Subject, expr: str) -> Operand:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        inner = text[1:-1]
+        inner = _unquote(text).replace("\\\\", "\\")
         return Operand(text, text=inner, literal=inner)
+    if text[:1] in ("[", "{"):
+        # A JSON list or object, so that 'json.items == [1, 2, 3]' compares the values.
+        try:
+            return Operand(text, text=text, literal=json.loads(text))
+        except (ValueError, RecursionError):
+            pass
     m = _NUM_RE.match(text)
     if m:
         number = _number(m.group(1), m.group(2), subject, expr)

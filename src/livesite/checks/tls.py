@@ -48,12 +48,17 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     except (ssl.SSLError, ConnectionError) as e:
         transport.abort()
         raise ProbeError(FailureKind.tls, f"TLS handshake with {host}:{port} failed: {e}") from None
+    except BaseException:  # cancelled by the check's deadline: do not leak the socket
+        transport.abort()
+        raise
     progress.tls = time.perf_counter() - t2
     try:
         ssl_object = tls_transport.get_extra_info("ssl_object") if tls_transport else None
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     finally:
-        (tls_transport or transport).close()
+        # abort, not close: a graceful TLS close waits for the peer's close_notify (up to 30 s),
+        # which a probe has no use for and which leaks the socket if the loop stops first.
+        (tls_transport or transport).abort()
     if der is None:
         raise ProbeError(FailureKind.tls, f"{host}:{port} sent no certificate")
     not_after = ctx.resources.cert_not_after(der)

@@ -18,7 +18,9 @@ from livesite import demo
 from livesite.demo.defects import DEFECTS
 
 app = typer.Typer(
-    help="Run the demo production: a shop in two zones with seeded defects.", no_args_is_help=True
+    help="Run the demo production: a shop in two zones with seeded defects. "
+    "With no command: the end-to-end scenario (what `make demo` runs).",
+    invoke_without_command=True,
 )
 console = Console()
 errors = Console(stderr=True)
@@ -43,6 +45,29 @@ def _run(work: Coroutine[object, object, T]) -> T:
 
 def _dir(state_dir: Path | None) -> Path:
     return state_dir or demo.default_state_dir()
+
+
+@app.callback()
+def scenario(
+    ctx: typer.Context,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the demo production running at the end.")
+    ] = False,
+    state_dir: Annotated[
+        Path | None, typer.Option("--scenario-dir", help="Where the scenario keeps its demo and results.")
+    ] = None,
+) -> None:
+    """Start the demo, check it, break it on purpose and watch livesite catch it; then clean up."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from livesite.cli.scenario import RichReporter, summary
+    from livesite.scenario import run as run_scenario
+
+    where = state_dir or Path(".livesite/scenario")
+    result = _run(run_scenario(where.absolute(), RichReporter(console), keep=keep))
+    summary(console, result)
+    if not result.passed:
+        raise typer.Exit(1)
 
 
 @app.command()

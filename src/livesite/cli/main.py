@@ -12,14 +12,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
+from typer._click.exceptions import ClickException
 
 from livesite import runtime
 from livesite.cli import render
+from livesite.cli.demo import app as demo_app
 from livesite.config import Config, load
 from livesite.errors import LivesiteError
 from livesite.monitor import Monitor, plan, run_once
@@ -230,6 +231,9 @@ def history(
         render.uptime_line(console, label, uptime)
 
 
+app.add_typer(demo_app, name="demo")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -245,14 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     except LivesiteError as e:
         errors.print(f"[red]error[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         errors.print("aborted")
         return 130
-    except click.ClickException as e:
+    except ClickException as e:  # typer's own copy of click's usage errors
         e.show(file=sys.stderr)
-        return 2
+        return e.exit_code
     return code if isinstance(code, int) else 0
 
 

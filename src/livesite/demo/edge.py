@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from livesite.demo.proxy import Upstream, forward
+from livesite.demo.responses import error
 from livesite.demo.serve import serve
 from livesite.demo.settings import EdgeSettings, load
 
@@ -74,13 +75,9 @@ class Edge:
         try:
             body = PurgeRequest.model_validate_json(await request.body() or b"{}")
         except ValidationError as exc:
-            return JSONResponse(
-                {
-                    "error": f"invalid purge request: {exc.errors()[0]['msg']}",
-                    "status": 400,
-                    "hint": 'send {"paths": ["/products", "/api/products*"]}',
-                },
-                status_code=400,
+            reason = exc.errors()[0]["msg"]
+            return error(
+                400, f"invalid purge request: {reason}", 'send {"paths": ["/products", "/api/products*"]}'
             )
         doomed = [key for key, e in self.entries.items() if not body.paths or matches(e.path, body.paths)]
         for key in doomed:
@@ -104,10 +101,7 @@ class Edge:
     async def proxy(self, request: Request) -> Response:
         assert self.http is not None
         if request.url.path.startswith("/-/"):  # admin paths stop here, they never reach upstream
-            return JSONResponse(
-                {"error": f"no such admin path: {request.url.path}", "status": 404, "hint": None},
-                status_code=404,
-            )
+            return error(404, f"no such admin path: {request.url.path}")
         key = f"{request.url.path}?{request.url.query}"
         cacheable_method = request.method in ("GET", "HEAD")
         now = time.time()
@@ -119,13 +113,8 @@ class Edge:
         try:
             upstream = await forward(self.http, self.settings.upstream_url, request, body)
         except httpx.HTTPError as exc:
-            return JSONResponse(
-                {
-                    "error": f"the zone's front is unreachable: {type(exc).__name__}",
-                    "status": 502,
-                    "hint": "check `livesite demo status`",
-                },
-                status_code=502,
+            return error(
+                502, f"the zone's front is unreachable: {type(exc).__name__}", "check `livesite demo status`"
             )
         self.misses += 1
         ttl = cache_ttl(upstream, "authorization" in request.headers, self.settings.ttl_seconds)

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from livesite.demo.proxy import forward
+from livesite.demo.responses import error
 from livesite.demo.serve import serve
 from livesite.demo.settings import FrontSettings, load
 
@@ -58,10 +59,6 @@ class Balancer:
         return chosen
 
 
-def _error(status: int, message: str, hint: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status, "hint": hint}, status_code=status)
-
-
 class Front:
     def __init__(self, settings: FrontSettings) -> None:
         self.settings = settings
@@ -78,18 +75,18 @@ class Front:
                 asked = _WEIGHTS.validate_json(await request.body())
             except ValidationError as exc:
                 reason = exc.errors()[0]["msg"]
-                return _error(400, f"weights must map instance names to whole numbers: {reason}")
+                return error(400, f"weights must map instance names to whole numbers: {reason}")
             unknown = sorted(set(asked) - set(self.settings.backends))
             if unknown:
-                return _error(
+                return error(
                     400,
                     f"unknown backends: {', '.join(unknown)}",
                     f"backends of this front: {', '.join(self.settings.backends)}",
                 )
             if any(w < 0 for w in asked.values()):
-                return _error(400, "weights must be >= 0")
+                return error(400, "weights must be >= 0")
             if sum({**self.balancer.weights, **asked}.values()) <= 0:
-                return _error(400, "at least one backend needs a weight above 0")
+                return error(400, "at least one backend needs a weight above 0")
             self.balancer.set(asked)
         return JSONResponse(self.balancer.weights)
 
@@ -108,10 +105,7 @@ class Front:
     async def proxy(self, request: Request) -> Response:
         assert self.http is not None
         if request.url.path.startswith("/-/"):  # admin paths stop here, they never reach upstream
-            return JSONResponse(
-                {"error": f"no such admin path: {request.url.path}", "status": 404, "hint": None},
-                status_code=404,
-            )
+            return error(404, f"no such admin path: {request.url.path}")
         body = await request.body()
         tried: set[str] = set()
         while (name := self.balancer.pick(exclude=tried)) is not None:
@@ -125,17 +119,17 @@ class Front:
                 # the request never reached a live instance: safe to try another one
                 stats.errors += 1
                 if isinstance(exc, httpx.RemoteProtocolError) and request.method not in ("GET", "HEAD"):
-                    return _error(502, f"{name} closed the connection", "retry")
+                    return error(502, f"{name} closed the connection", "retry")
                 continue
             except httpx.HTTPError as exc:
                 stats.errors += 1
-                return _error(502, f"{name} failed: {type(exc).__name__}", "retry")
+                return error(502, f"{name} failed: {type(exc).__name__}", "retry")
             finally:
                 stats.latency_seconds_sum += time.perf_counter() - started
             if upstream.status >= 500:
                 stats.errors += 1
             return upstream.to_response({"x-backend": name})
-        return _error(502, f"no backend of {self.settings.name} answered", "check `livesite demo status`")
+        return error(502, f"no backend of {self.settings.name} answered", "check `livesite demo status`")
 
 
 def create_app(settings: FrontSettings) -> Starlette:

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from livesite.demo.responses import error
 from livesite.demo.serve import serve
 from livesite.demo.settings import PartnerMode, PartnerSettings, load
 
@@ -49,12 +50,6 @@ class Payment(BaseModel):
     reference: str = ""
 
 
-def _error(status: int, message: str, hint: str | None = None, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": message, "status": status, "hint": hint}, status_code=status, headers=headers
-    )
-
-
 class Partner:
     def __init__(self, settings: PartnerSettings) -> None:
         self.settings = settings
@@ -70,11 +65,9 @@ class Partner:
         async def wrapped(request: Request) -> Response:
             mode = self.mode
             if mode.mode == "down":
-                return _error(
-                    503, "partner is down", "wait for the partner to recover", **{"Retry-After": "30"}
-                )
+                return error(503, "partner is down", "wait for the partner to recover", {"Retry-After": "30"})
             if mode.mode == "error":
-                return _error(500, "partner internal error")
+                return error(500, "partner internal error")
             if mode.mode == "slow" and mode.delay_ms:
                 await asyncio.sleep(mode.delay_ms / 1000)
             return await handler(request)
@@ -86,7 +79,7 @@ class Partner:
             try:
                 self.mode = ModeChange.model_validate_json(await request.body())
             except ValidationError as exc:
-                return _error(
+                return error(
                     400,
                     f"invalid mode: {exc.errors()[0]['msg']}",
                     'send {"mode": "ok" | "slow" | "error" | "down", "delay_ms": 800}',
@@ -118,7 +111,7 @@ class Partner:
         try:
             payment = Payment.model_validate_json(await request.body())
         except ValidationError as exc:
-            return _error(400, f"invalid payment: {exc.errors()[0]['msg']}")
+            return error(400, f"invalid payment: {exc.errors()[0]['msg']}")
         payment_id = f"pay_{next(self.ids):06d}"
         record = {"payment_id": payment_id, "status": "approved", **payment.model_dump(), "at": time.time()}
         self.payments[payment_id] = record
@@ -126,7 +119,7 @@ class Partner:
 
     async def payment(self, request: Request) -> Response:
         record = self.payments.get(request.path_params["payment_id"])
-        return JSONResponse(record) if record else _error(404, "no such payment")
+        return JSONResponse(record) if record else error(404, "no such payment")
 
     async def feedback_view(self, request: Request) -> Response:
         if request.method == "POST":
@@ -135,9 +128,7 @@ class Partner:
             except ValueError:
                 report = None
             if not isinstance(report, dict):
-                return _error(
-                    400, "feedback must be a JSON object", 'send {"summary": "...", "details": ...}'
-                )
+                return error(400, "feedback must be a JSON object", 'send {"summary": "...", "details": ...}')
             stored = {"id": next(self.ids), "received_at": time.time(), "report": report}
             self.feedback.append(stored)
             return JSONResponse(stored, status_code=201)

@@ -112,6 +112,21 @@ def is_ours(component: Component) -> bool:
     return f"livesite.demo.{component.kind}" in cmdline and str(component.config_path) in cmdline
 
 
+def is_running(component: Component) -> bool:
+    """True while any thread of the process we started still exists (its sockets may still be open).
+
+    Unlike `is_ours` this ignores the command line: an exiting process loses its command line before it
+    closes its files, and a zombie group leader can still have threads tearing down its sockets.
+    """
+    try:
+        proc = psutil.Process(component.pid)
+        if abs(proc.create_time() - component.create_time) > 0.05:
+            return False
+        return proc.status() != psutil.STATUS_ZOMBIE or proc.num_threads() > 1
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
 def log_tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -154,10 +169,10 @@ async def wait_ready(client: httpx.AsyncClient, component: Component, deadline: 
 async def _gone(components: Sequence[Component], deadline: float) -> list[Component]:
     """Poll until every component is gone or the deadline passes; return those still alive."""
     loop = asyncio.get_running_loop()
-    left = [c for c in components if is_ours(c)]
+    left = [c for c in components if is_running(c)]
     while left and loop.time() < deadline:
         await asyncio.sleep(POLL_SECONDS)
-        left = [c for c in left if is_ours(c)]
+        left = [c for c in left if is_running(c)]
     return left
 
 

@@ -21,11 +21,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from livesite.demo import pages
 from livesite.demo.db import Session, ShopDb
 from livesite.demo.defects import parse_defects
+from livesite.demo.responses import Stamp, error
 from livesite.demo.serve import serve
 from livesite.demo.settings import ShopSettings, load
 
@@ -52,39 +53,6 @@ class PriceChange(BaseModel):
 
 class PurgeRequest(BaseModel):
     paths: list[str] = []
-
-
-def _error(status: int, message: str, hint: str | None = None, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": message, "status": status, "hint": hint}, status_code=status, headers=headers
-    )
-
-
-class _Stamp:
-    """ASGI middleware: X-Version / X-Zone / X-Instance on every response, plus the `slow` defect."""
-
-    def __init__(self, app: ASGIApp, settings: ShopSettings, extra_latency_ms: int) -> None:
-        self.app = app
-        self.headers = [
-            (b"x-version", settings.revision.encode()),
-            (b"x-zone", (settings.zone or "").encode()),
-            (b"x-instance", settings.name.encode()),
-        ]
-        self.extra_latency_seconds = extra_latency_ms / 1000
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self.extra_latency_seconds and scope["path"] != "/health":
-            await asyncio.sleep(self.extra_latency_seconds)
-
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.headers]
-            await send(message)
-
-        await self.app(scope, receive, stamped)
 
 
 class Shop:
@@ -122,25 +90,25 @@ class Shop:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
-            return _error(400, f"invalid request body: {where}: {first['msg']}")
+            return error(400, f"invalid request body: {where}: {first['msg']}")
 
     async def _session(self, request: Request) -> Session | JSONResponse:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            return _error(
-                401, "missing bearer token", "log in at POST /api/login", **{"WWW-Authenticate": "Bearer"}
+            return error(
+                401, "missing bearer token", "log in at POST /api/login", {"WWW-Authenticate": "Bearer"}
             )
         session = await asyncio.to_thread(self.db.session, token)
         if session is None:
-            return _error(
-                401, "unknown token", "log in again", **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            return error(
+                401, "unknown token", "log in again", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         if time.time() >= session.expires_at and not self.defects.token_no_expiry:
-            return _error(
+            return error(
                 401,
                 "token expired",
                 "refresh at POST /api/refresh",
-                **{"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'},
+                {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'},
             )
         return session
 
@@ -206,7 +174,7 @@ class Shop:
 
     async def not_found(self, request: Request) -> Response:
         if request.url.path.startswith("/api/"):
-            return _error(404, f"no such resource: {request.url.path}")
+            return error(404, f"no such resource: {request.url.path}")
         return HTMLResponse(pages.not_found(self.ctx, request.url.path), status_code=404)
 
     async def products(self, request: Request) -> Response:
@@ -216,7 +184,7 @@ class Shop:
     async def product(self, request: Request) -> Response:
         item = await asyncio.to_thread(self.db.product, request.path_params["product_id"])
         if item is None:
-            return _error(404, f"no product {request.path_params['product_id']}", "see GET /api/products")
+            return error(404, f"no product {request.path_params['product_id']}", "see GET /api/products")
         return self._cacheable(JSONResponse(item.model_dump()))
 
     async def register(self, request: Request) -> Response:
@@ -225,7 +193,7 @@ class Shop:
             return body
         user_id = await asyncio.to_thread(self.db.register, body.email, body.password, time.time())
         if user_id is None:
-            return _error(409, f"{body.email} is already registered", "log in at POST /api/login")
+            return error(409, f"{body.email} is already registered", "log in at POST /api/login")
         return self._private(JSONResponse({"user_id": user_id, "email": body.email}, status_code=201))
 
     async def login(self, request: Request) -> Response:
@@ -234,7 +202,7 @@ class Shop:
             return body
         user_id = await asyncio.to_thread(self.db.check_password, body.email, body.password)
         if user_id is None:
-            return _error(401, "wrong email or password")
+            return error(401, "wrong email or password")
         session = await asyncio.to_thread(
             self.db.open_session,
             user_id,
@@ -256,7 +224,7 @@ class Shop:
             self.settings.refresh_ttl_seconds,
         )
         if session is None:
-            return _error(401, "unknown or expired refresh token", "log in again at POST /api/login")
+            return error(401, "unknown or expired refresh token", "log in again at POST /api/login")
         return self._private(JSONResponse(self._token_body(session)))
 
     async def logout(self, request: Request) -> Response:
@@ -284,7 +252,7 @@ class Shop:
             if isinstance(body, Response):
                 return body
             if await asyncio.to_thread(self.db.product, body.product_id) is None:
-                return _error(404, f"no product {body.product_id}", "see GET /api/products")
+                return error(404, f"no product {body.product_id}", "see GET /api/products")
             await asyncio.to_thread(self.db.add_to_cart, session.user_id, body.product_id, body.quantity)
         lines = await asyncio.to_thread(self.db.cart, session.user_id)
         total = sum(line.product.price_cents * line.quantity for line in lines)
@@ -298,9 +266,9 @@ class Shop:
             return session
         lines = await asyncio.to_thread(self.db.cart, session.user_id)
         if not lines:
-            return _error(400, "the cart is empty", "add items with POST /api/cart")
+            return error(400, "the cart is empty", "add items with POST /api/cart")
         if self.rng.random() < self.defects.checkout_error_rate:
-            return _error(500, "checkout failed")
+            return error(500, "checkout failed")
         total = sum(line.product.price_cents * line.quantity for line in lines)
         assert self.http is not None
         try:
@@ -310,9 +278,9 @@ class Shop:
                 timeout=3.0,
             )
         except httpx.HTTPError as exc:
-            return _error(502, f"payment provider unreachable: {type(exc).__name__}", "retry later")
+            return error(502, f"payment provider unreachable: {type(exc).__name__}", "retry later")
         if paid.status_code != 201:
-            return _error(502, f"payment provider answered {paid.status_code}", "retry later")
+            return error(502, f"payment provider answered {paid.status_code}", "retry later")
         order = await asyncio.to_thread(
             self.db.place_order,
             session.user_id,
@@ -352,7 +320,7 @@ class Shop:
             return body
         product_id = request.path_params["product_id"]
         if not await asyncio.to_thread(self.db.set_price, product_id, body.price_cents):
-            return _error(404, f"no product {product_id}", "see GET /api/products")
+            return error(404, f"no product {product_id}", "see GET /api/products")
         paths = [*CATALOG_PATHS, f"/products/{product_id}", f"/api/products/{product_id}"]
         item = await asyncio.to_thread(self.db.product, product_id)
         purge = await self._purge(paths)
@@ -402,7 +370,8 @@ def create_app(settings: ShopSettings) -> ASGIApp:
         return await shop.not_found(request)
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
-    return _Stamp(app, settings, shop.defects.extra_latency_ms)
+    stamp = {"X-Version": settings.revision, "X-Zone": settings.zone or "", "X-Instance": settings.name}
+    return Stamp(app, stamp, delay_ms=shop.defects.extra_latency_ms)
 
 
 def main() -> None:

@@ -235,7 +235,12 @@ class Connection:
         return not self.protocol.lost and not self.transport.is_closing() and self.protocol.keep_alive
 
     def close(self) -> None:
-        self.transport.close()
+        if self.transport.get_extra_info("ssl_object") is not None:
+            # The response is read in full, so nothing is lost; a graceful TLS close would wait for
+            # the peer's close_notify and leak the socket if the loop stops first (asyncio.run).
+            self.transport.abort()
+        else:
+            self.transport.close()
 
 
 async def open_connection(

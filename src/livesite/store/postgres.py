@@ -28,7 +28,7 @@ _MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE livesite_results (
             seq bigserial PRIMARY KEY,
-            id text NOT NULL UNIQUE,
+            id text NOT NULL,
             check_name text NOT NULL,
             zone text NOT NULL,
             cohort text NOT NULL,
@@ -38,8 +38,9 @@ _MIGRATIONS: dict[int, str] = {
             duration_seconds double precision NOT NULL,
             record json NOT NULL
         );
+        -- Unique so a retried batch is stored once; time first keeps inserts at the index's end.
+        CREATE UNIQUE INDEX livesite_results_time_id ON livesite_results (started_at, id);
         CREATE INDEX livesite_results_check_time ON livesite_results (check_name, started_at);
-        CREATE INDEX livesite_results_time ON livesite_results (started_at);
         CREATE TABLE livesite_events (
             seq bigserial PRIMARY KEY,
             check_name text NOT NULL,
@@ -74,7 +75,7 @@ _INSERT_RESULTS = """
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                 $7::float8[], $8::float8[], $9::text[])
         AS batch(id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record)
-    ON CONFLICT (id) DO NOTHING
+    ON CONFLICT (started_at, id) DO NOTHING
 """
 
 _INSERT_EVENTS = """
@@ -93,7 +94,7 @@ _COUNTS = """
 _ROLL_UP = f"""
     WITH gone AS (
         DELETE FROM livesite_results WHERE seq IN (
-            SELECT seq FROM livesite_results WHERE started_at < $1 ORDER BY started_at, seq LIMIT $2
+            SELECT seq FROM livesite_results WHERE started_at < $1 ORDER BY started_at, id LIMIT $2
         )
         RETURNING check_name, zone, status, started_at, duration_seconds
     ), folded AS (
@@ -176,7 +177,7 @@ class PostgresStore:
             ) from exc
 
     async def add_results(self, results: Sequence[Result]) -> None:
-        """Write a batch in one statement. A Result whose id is already stored is skipped."""
+        """Write a batch in one statement. A Result already stored (same id and started_at) is skipped."""
         if not results:
             return
         columns = list(zip(*_rows.result_rows(results), strict=True))

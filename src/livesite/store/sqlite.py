@@ -39,10 +39,10 @@ _MIGRATIONS: dict[int, str] = {
             duration_seconds REAL NOT NULL,
             record TEXT NOT NULL
         );
-        -- Unique so a retried batch (the write landed, the reply did not) is not counted twice.
-        CREATE UNIQUE INDEX results_id ON results (id);
+        -- Unique so a retried batch is stored once. Keyed by time first, it grows at its end
+        -- like the table does: a unique index on the random id alone cost 3x the CPU per insert.
+        CREATE UNIQUE INDEX results_time_id ON results (started_at, id);
         CREATE INDEX results_check_time ON results (check_name, started_at);
-        CREATE INDEX results_time ON results (started_at);
         CREATE TABLE events (
             seq INTEGER PRIMARY KEY,
             check_name TEXT NOT NULL,
@@ -82,7 +82,7 @@ _COUNTS = """
 
 # The oldest chunk of raw results past the cutoff, in a fixed order so both statements below
 # see exactly the same rows inside one transaction.
-_CHUNK = "SELECT seq FROM results WHERE started_at < ? ORDER BY started_at, seq LIMIT ?"
+_CHUNK = "SELECT seq FROM results WHERE started_at < ? ORDER BY started_at, id LIMIT ?"
 
 _ROLL_UP = f"""
     INSERT INTO minutes
@@ -153,7 +153,7 @@ class SqliteStore:
             raise StoreError(f"SQLite store {self.path} is closed") from exc
 
     async def add_results(self, results: Sequence[Result]) -> None:
-        """Write a batch in one transaction. A Result whose id is already stored is skipped."""
+        """Write a batch in one transaction. A Result already stored (same id and started_at) is skipped."""
         if not results:
             return
 

@@ -6,8 +6,8 @@ import uuid
 
 import httpx
 import pytest
-from demo_plugin import eventually
 
+from demo_plugin import eventually
 from livesite.demo import DemoState, control
 
 pytestmark = pytest.mark.integration

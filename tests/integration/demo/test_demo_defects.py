@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from demo_plugin import DemoFactory, eventually, run_sync
 
+from demo_plugin import DemoFactory, eventually, run_sync
 from livesite.demo import DemoState, control
 
 pytestmark = pytest.mark.integration

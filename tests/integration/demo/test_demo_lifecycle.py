@@ -8,12 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
-from demo_plugin import DemoFactory, eventually
 
+from demo_plugin import DemoFactory, eventually, run_sync
 from livesite.demo import DemoError, DemoRunning, DemoState, control, down, status, up
 from livesite.demo.state import state_path
 
@@ -116,10 +117,8 @@ async def test_deploy_restarts_one_instance_with_a_new_revision(fresh_demo: Demo
     assert (await status(state.state_dir)).healthy
 
 
-async def test_down_never_signals_a_pid_that_is_not_ours(tmp_path: object) -> None:
-    from pathlib import Path
-
-    state_dir = Path(str(tmp_path)) / "foreign"
+def test_down_never_signals_a_pid_that_is_not_ours(tmp_path: Path) -> None:
+    state_dir = tmp_path / "foreign"
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         state_dir.mkdir()
@@ -129,7 +128,7 @@ async def test_down_never_signals_a_pid_that_is_not_ours(tmp_path: object) -> No
             "started_at": "2024-01-01T00:00:00Z",
             "options": {"state_dir": str(state_dir)},
             "components": [
-                {
+                {  # the pid and create time are right, but the command line is not a demo component's
                     "name": "shop-a1",
                     "kind": "shop",
                     "zone": "zone-a",
@@ -144,7 +143,7 @@ async def test_down_never_signals_a_pid_that_is_not_ours(tmp_path: object) -> No
             ],
         }
         state_path(state_dir).write_text(json.dumps(fake))
-        assert await down(state_dir) == []
+        assert run_sync(down(state_dir)) == []
         assert stranger.poll() is None, "down killed a process that is not part of the demo"
         assert not state_path(state_dir).exists()
     finally:
