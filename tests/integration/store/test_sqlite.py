@@ -157,5 +157,6 @@ async def test_compaction_stops_the_file_and_tables_from_growing(tmp_path: Path)
     finally:
         await store.close()
     # Steady state from day 3: one day raw, two days of per-minute aggregates, reused pages.
+    print(sizes, rows)
     assert rows[3:] == [rows[3]] * 3, rows
     assert max(sizes[3:]) <= sizes[2] * 1.1, sizes

@@ -1,0 +1,69 @@
+"""`livesite demo` end to end: the scenario catches what it breaks and leaves nothing running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from livesite import scenario
+from livesite.demo import DemoState, read_state
+from livesite.results import Result
+from livesite.states import StateChange
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+        self.changes: list[StateChange] = []
+        self.pids: list[int] = []
+
+    def step(self, text: str) -> None:
+        self.steps.append(text)
+
+    def started(self, state: DemoState) -> None:
+        self.pids = [c.pid for c in state.components]
+
+    def results(self, title: str, results: list[Result]) -> None:
+        pass
+
+    def change(self, change: StateChange) -> None:
+        self.changes.append(change)
+
+    def note(self, text: str) -> None:
+        pass
+
+
+async def test_the_scenario_catches_both_acts_and_stops_everything(tmp_path: Path) -> None:
+    recorder = Recorder()
+    summary = await scenario.run(tmp_path / "scenario", recorder, customers_per_second=1)
+    assert summary.passed, summary.caught
+    assert all(r.passed for r in summary.first_round)
+    downs = {(c.check, c.zone) for c in recorder.changes if c.current.value == "down"}
+    assert ("partner-health", "zone-a") in downs
+    assert any(c.check == "revision" and c.current.value == "degraded" for c in recorder.changes)
+    assert summary.runs > 0
+    assert sum(u.total for u in summary.uptime.values()) == summary.runs
+    assert recorder.pids and not any(psutil.pid_exists(pid) and _ours(pid) for pid in recorder.pids)
+    assert read_state(tmp_path / "scenario") is None
+
+
+def _ours(pid: int) -> bool:
+    try:
+        return "livesite.demo" in " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return False
+
+
+def test_livesite_demo_runs_to_completion_from_the_command_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "livesite.cli.main", "demo", "--scenario-dir", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "demo passed" in done.stdout
+    assert "Everything it started is stopped" in done.stdout

@@ -1,0 +1,70 @@
+"""The shipped examples run against the demo production, pass when it is healthy and catch its defects."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from demo_plugin import DemoFactory
+from livesite.config import load
+from livesite.demo import DemoState, control
+from livesite.monitor import plan, run_once
+from livesite.results import Result, Status
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+async def run_example(name: str, state: DemoState, **env: str) -> dict[tuple[str, str], Result]:
+    config = load(EXAMPLES / name, env={**os.environ, **state.env(), **env})
+    results = await run_once(config, plan(config))
+    return {(r.check, r.zone): r for r in results}
+
+
+@pytest.mark.parametrize("name", ["demo-checks.yaml", "split"])
+async def test_every_example_passes_against_a_healthy_demo(name: str, demo: DemoState) -> None:
+    results = await run_example(name, demo)
+    assert results
+    failing = {key: r.reason() for key, r in results.items() if r.status is not Status.ok}
+    assert not failing
+
+
+async def test_the_examples_catch_a_slow_zone_as_degraded_not_failed(fresh_demo: DemoFactory) -> None:
+    state = await fresh_demo()
+    for shop in state.shops("zone-a"):
+        state = await control.deploy(state, shop.name, defects=["slow:400"])
+    results = await run_example("demo-checks.yaml", state)
+    assert results[("revision", "zone-a")].status is Status.degraded
+    assert "expected latency < 300ms" in results[("revision", "zone-a")].reason()
+    assert results[("revision", "zone-b")].status is Status.ok
+
+
+async def test_the_examples_catch_a_zone_serving_a_stale_revision(fresh_demo: DemoFactory) -> None:
+    state = await fresh_demo(revision="v2", defects=["stale-zone:zone-b"])
+    results = await run_example("demo-checks.yaml", state, LIVESITE_EXPECTED_REVISION="v2")
+    assert results[("revision", "zone-a")].status is Status.ok
+    stale = results[("revision", "zone-b")]
+    assert stale.status is Status.failed
+    assert stale.revision == "v1"
+    assert "expected json.revision == v2, observed v1" in stale.reason()
+
+
+async def test_the_examples_catch_a_missing_anchor(fresh_demo: DemoFactory) -> None:
+    state = await fresh_demo(defects=["missing-anchor"])
+    results = await run_example("demo-checks.yaml", state)
+    broken = results[("product-page-anchors", "zone-a")]
+    assert broken.status is Status.failed
+    assert [a.expr for a in broken.assertions if not a.passed] == ['body contains "id=\\"reviews\\""']
+
+
+async def test_the_examples_catch_the_partner_being_down_and_tag_it(fresh_demo: DemoFactory) -> None:
+    state = await fresh_demo()
+    await control.set_partner_mode(state, "down")
+    results = await run_example("demo-checks.yaml", state)
+    for check in ("partner-health", "partner-widget"):
+        result = results[(check, "zone-a")]
+        assert result.status is Status.failed
+        assert result.tags == {"partner": "payments"}
+        assert result.status_code == 503
+    assert results[("health", "zone-a")].status is Status.ok
