@@ -245,7 +245,9 @@ def run_livesite(args: argparse.Namespace, web: h.Nginx, tmp: Path) -> tuple[Win
         assert proc.stdout is not None
         line = proc.stdout.readline().decode().strip()  # blocks through config load (seconds for 10k)
         if line != "READY":
-            raise RuntimeError(f"the livesite child did not start: {line!r}; see {tmp / 'livesite.log'}")
+            proc.wait(10)
+            log = (tmp / "livesite.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the livesite child did not start (said {line!r}):\n{log}")
         window = measure([proc.pid], time.monotonic(), args)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=120)

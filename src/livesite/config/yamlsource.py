@@ -61,7 +61,12 @@ def load_source(path: Path, env: Mapping[str, str] | None = None) -> Source:
 
 
 def parse_source(text: str, file: str, env: Mapping[str, str]) -> Source:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader already rejects control characters
+    except yaml.YAMLError as e:
+        raise ConfigError(
+            f"invalid YAML: {_problem(e)}", file=file, hint="remove control characters"
+        ) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
@@ -79,8 +84,15 @@ def parse_source(text: str, file: str, env: Mapping[str, str]) -> Source:
     if node is None:
         source.data = {}
         return source
-    source.data = _build(node, (), source, loader, env)
+    source.data = _build(node, (), source, loader, env, set())
     return source
+
+
+def _problem(e: Exception) -> str:
+    """The one-line reason of a YAML error (its str() adds a multi-line excerpt of the input)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        return e.problem
+    return str(e)
 
 
 def _pos(file: str, node: yaml.Node) -> Position:
@@ -88,36 +100,72 @@ def _pos(file: str, node: yaml.Node) -> Position:
 
 
 def _build(
-    node: yaml.Node, path: Path_, src: Source, loader: yaml.SafeLoader, env: Mapping[str, str]
+    node: yaml.Node,
+    path: Path_,
+    src: Source,
+    loader: yaml.SafeLoader,
+    env: Mapping[str, str],
+    active: set[int],  # the collection nodes being built above this one, to catch `&a [*a]`
 ) -> object:
     src.values[path] = _pos(src.file, node)
+    if isinstance(node, yaml.CollectionNode):
+        if id(node) in active:
+            raise ConfigError.at(
+                _pos(src.file, node),
+                "a YAML alias refers to itself",
+                hint="an anchor cannot contain its own alias",
+            )
+        active.add(id(node))
+        try:
+            return _build_collection(node, path, src, loader, env, active)
+        finally:
+            active.discard(id(node))
+    try:
+        value = loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as e:  # e.g. `!!int x`, `!foo`
+        raise ConfigError.at(_pos(src.file, node), f"invalid value: {_problem(e)}") from None
+    if isinstance(value, str) and "$" in value:
+        return interpolate(value, env, _pos(src.file, node))
+    return value
+
+
+def _build_collection(
+    node: yaml.CollectionNode,
+    path: Path_,
+    src: Source,
+    loader: yaml.SafeLoader,
+    env: Mapping[str, str],
+    active: set[int],
+) -> object:
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *defaults)
+        explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        try:
+            loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *defaults)
+        except yaml.YAMLError as e:  # e.g. `<<: 5`
+            raise ConfigError.at(_pos(src.file, node), f"invalid merge key: {_problem(e)}") from None
+        merged = len(node.value) - explicit  # flatten_mapping puts the merged pairs first
+        from_merge: set[str] = set()  # keys whose value came from a merge: a key written here overrides them
         out: dict[str, object] = {}
-        for key_node, value_node in node.value:
-            key = _build(key_node, path + ("<key>",), src, loader, env)
+        for index, (key_node, value_node) in enumerate(node.value):
+            key = _build(key_node, path + ("<key>",), src, loader, env, active)
             if not isinstance(key, str | int | float | bool):
                 raise ConfigError.at(_pos(src.file, key_node), "a mapping key must be a plain scalar")
             skey = str(key)
-            if skey in out:
+            if skey in from_merge:
+                from_merge.discard(skey)
+            elif skey in out:
                 raise ConfigError.at(
                     _pos(src.file, key_node),
                     f"duplicate key {skey!r}",
                     hint="each key may appear once per mapping",
                 )
+            if index < merged:
+                from_merge.add(skey)
             src.keys[path + (skey,)] = _pos(src.file, key_node)
-            out[skey] = _build(value_node, path + (skey,), src, loader, env)
+            out[skey] = _build(value_node, path + (skey,), src, loader, env, active)
         src.values.pop(path + ("<key>",), None)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), src, loader, env) for i, item in enumerate(node.value)]
-    try:
-        value = loader.construct_object(node, deep=True)
-    except yaml.YAMLError as e:
-        raise ConfigError.at(_pos(src.file, node), f"invalid value: {e}") from None
-    if isinstance(value, str) and "$" in value:
-        return interpolate(value, env, _pos(src.file, node))
-    return value
+    return [_build(item, path + (i,), src, loader, env, active) for i, item in enumerate(node.value)]
 
 
 def interpolate(text: str, env: Mapping[str, str], where: Position | None = None) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from livesite.clock import Clock, SystemClock
 from livesite.errors import StoreError
@@ -26,6 +26,44 @@ T = TypeVar("T")
 _MAX_BACKOFF_SECONDS = 5.0
 
 
+class _Lane(Generic[T]):
+    """One bounded FIFO buffer with its counters: results and state changes each get one."""
+
+    def __init__(self, what: str, max_buffered: int) -> None:
+        self.what = what
+        self.items: deque[T] = deque()
+        self.max_buffered = max_buffered
+        self.written = 0
+        self.dropped = 0
+
+    def put(self, item: T) -> None:
+        if len(self.items) >= self.max_buffered:
+            self.items.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 10_000 == 0:
+                log.warning(
+                    "%s buffer full (%d): dropped %d oldest so far",
+                    self.what,
+                    self.max_buffered,
+                    self.dropped,
+                )
+        self.items.append(item)
+
+    async def drain(self, write: Callable[[Sequence[T]], Awaitable[None]], max_batch: int) -> None:
+        # Only what is buffered when the flush starts: a steady stream of puts cannot keep it busy.
+        remaining = len(self.items)
+        while remaining > 0 and self.items:
+            batch = [self.items[i] for i in range(min(max_batch, remaining, len(self.items)))]
+            await write(batch)
+            # Puts only append, so the head is still this batch, unless an overflow dropped
+            # part of it while we waited.
+            for item in batch:
+                if self.items and self.items[0] is item:
+                    self.items.popleft()
+            self.written += len(batch)
+            remaining -= len(batch)
+
+
 class BatchWriter:
     """Buffer Results and StateChanges in memory and write them to ``store`` in batches.
 
@@ -33,7 +71,8 @@ class BatchWriter:
     ``await close()`` at shutdown: it writes everything still buffered.
 
     Counters: ``flushed`` results written, ``dropped`` results given up because the buffer
-    overflowed while the store was failing (``dropped_events`` likewise), ``pending`` still buffered.
+    overflowed while the store was failing (``flushed_events``, ``dropped_events`` likewise),
+    ``pending`` results still buffered.
     """
 
     def __init__(
@@ -52,23 +91,34 @@ class BatchWriter:
         self._store = store
         self._interval = flush_interval_seconds
         self._max_batch = max_batch
-        self._max_buffered = max_buffered
         self._clock = clock or SystemClock()
-        self._results: deque[Result] = deque()
-        self._events: deque[StateChange] = deque()
+        self._results: _Lane[Result] = _Lane("result", max_buffered)
+        self._events: _Lane[StateChange] = _Lane("state change", max_buffered)
         self._lock = asyncio.Lock()  # one flush at a time keeps the buffers' heads stable
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._failing = False
-        self.flushed = 0
-        self.flushed_events = 0
-        self.dropped = 0
-        self.dropped_events = 0
+
+    @property
+    def flushed(self) -> int:
+        return self._results.written
+
+    @property
+    def dropped(self) -> int:
+        return self._results.dropped
+
+    @property
+    def flushed_events(self) -> int:
+        return self._events.written
+
+    @property
+    def dropped_events(self) -> int:
+        return self._events.dropped
 
     @property
     def pending(self) -> int:
         """Results buffered and not yet written, including a batch being written right now."""
-        return len(self._results)
+        return len(self._results.items)
 
     def put(self, result: Result) -> None:
         """Buffer one Result; never blocks.
@@ -77,26 +127,12 @@ class BatchWriter:
             StoreError: the writer is closed.
         """
         self._closed_check()
-        if len(self._results) >= self._max_buffered:
-            self._results.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 10_000 == 0:
-                log.warning(
-                    "result buffer full (%d): dropped %d oldest results so far",
-                    self._max_buffered,
-                    self.dropped,
-                )
-        self._results.append(result)
+        self._results.put(result)
 
     def put_event(self, event: StateChange) -> None:
         """Buffer one StateChange; never blocks. Events are written after the results of the same flush."""
         self._closed_check()
-        if len(self._events) >= self._max_buffered:
-            self._events.popleft()
-            self.dropped_events += 1
-            if self.dropped_events == 1 or self.dropped_events % 10_000 == 0:
-                log.warning("event buffer full: dropped %d oldest state changes so far", self.dropped_events)
-        self._events.append(event)
+        self._events.put(event)
 
     def start(self) -> None:
         """Start the background flush task on the running loop."""
@@ -111,24 +147,8 @@ class BatchWriter:
             StoreError: the store failed; whatever was not written stays buffered for the next try.
         """
         async with self._lock:
-            await self._drain(self._results, self._store.add_results, "flushed")
-            await self._drain(self._events, self._store.add_events, "flushed_events")
-
-    async def _drain(
-        self, buffer: deque[T], write: Callable[[list[T]], Awaitable[None]], counter: str
-    ) -> None:
-        # Only what is buffered when the flush starts: a steady stream of puts cannot keep it busy.
-        remaining = len(buffer)
-        while remaining > 0 and buffer:
-            batch = [buffer[i] for i in range(min(self._max_batch, remaining, len(buffer)))]
-            await write(batch)
-            # Puts only append and drops only happen under overflow, so the head is still this
-            # batch unless the overflow ate part of it while we waited.
-            for item in batch:
-                if buffer and buffer[0] is item:
-                    buffer.popleft()
-            setattr(self, counter, getattr(self, counter) + len(batch))
-            remaining -= len(batch)
+            await self._results.drain(self._store.add_results, self._max_batch)
+            await self._events.drain(self._store.add_events, self._max_batch)
 
     async def _run(self) -> None:
         delay = self._interval
@@ -138,7 +158,12 @@ class BatchWriter:
                 await self.flush()
             except Exception as exc:  # any failure: keep the buffer, retry, and say so
                 if not self._failing:
-                    log.warning("writing results failed, %d buffered, will retry: %s", self.pending, exc)
+                    log.warning(
+                        "writing results failed, %d buffered, will retry: %s",
+                        self.pending,
+                        exc,
+                        exc_info=not isinstance(exc, StoreError),  # a bug deserves its traceback
+                    )
                 self._failing = True
                 delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
                 continue
@@ -172,7 +197,7 @@ class BatchWriter:
             await self.flush()
         except Exception as exc:
             raise StoreError(
-                f"{self.pending} results and {len(self._events)} state changes could not be written: {exc}",
+                f"{self.pending} results and {len(self._events.items)} state changes could not be written: {exc}",
                 hint="the store failed while livesite shut down; see the error above",
             ) from exc
 

@@ -28,7 +28,8 @@ Routes (query parameters in brackets):
     /garbage                                 bytes that are not an HTTP response
 
 Every response carries ``X-Version: <version>`` when ``version`` is set. :meth:`TargetServer.respond`
-adds a fixed route at run time.
+adds a fixed route at run time. With ``ssl_context`` (see ``livesite.testing.servers.make_pki``) it
+serves https. ``received`` and ``connections`` record what arrived, for assertions on the server side.
 """
 
 from __future__ import annotations

@@ -90,7 +90,6 @@ def test_sigkill_loses_only_what_the_batch_writer_had_not_flushed(store_url: str
     assert child.returncode == -signal.SIGKILL, errors
 
     put, flushed, pending = reports[-1]
-    print(put, flushed, pending)
     stored = asyncio.run(_stored_ids(store_url))
     assert len(stored) >= flushed, "a Result the writer had acknowledged was lost"
     assert sorted(stored) == list(range(len(stored))), "what survives must be a prefix with no holes"
