@@ -26,6 +26,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
 lint: $(STAMP)
+	$(BIN)/mypy src/livesite
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 

@@ -165,7 +165,7 @@ _MISSING: object = _Missing()
 _OP_RE = re.compile(r"(==|!=|<=|>=|<|>|!?in\b|!?contains\b|!?matches\b|!?exists\b)")
 _NUM_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*([A-Za-z]+)?$")
 _RANGE_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*\.\.\s*(-?\d+(?:\.\d+)?)$")
-_PATH_RE = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[\"([^\"]+)\"\]")
+_PATH_RE = re.compile(r"\.([^.\[\]]+)|\[(-?\d+)\]|\[\"([^\"]+)\"\]")
 # A subject ends at white space or at the first operator character, outside a quoted ["key"].
 _SUBJECT_RE = re.compile(r'(?:\["[^"]*"\]|[^\s=!<>])+')
 

@@ -81,10 +81,11 @@ class RunContext:
     cohort: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     progress: Progress = field(default_factory=Progress)
+    target: str = ""  # what this execution probes (URL, host:port, query), set early so failures name it
 
     def fresh(self) -> RunContext:
         """A copy for one execution, with its own progress tracker."""
-        return replace(self, progress=Progress())
+        return replace(self, progress=Progress(), target="")
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.time(), tz=UTC)

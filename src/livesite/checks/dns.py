@@ -49,6 +49,7 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     started_at = ctx.now()
     t0 = time.perf_counter()
     ctx.progress.phase = "resolve"
+    ctx.target = f"{spec.query} {spec.record_type}"
     timeout = spec.timeout if spec.timeout is not None else ctx.defaults.timeout
     rcode, answers = await _ask(spec, timeout)
     duration = time.perf_counter() - t0

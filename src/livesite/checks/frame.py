@@ -49,7 +49,7 @@ def failed(
         failure=failure,
         phases=phases_of(ctx),
         tags={**spec.tags, **ctx.tags},
-        target=target,
+        target=target or ctx.target,
     )
 
 

@@ -112,6 +112,7 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     t0 = time.perf_counter()
     redactor = Redactor.for_check(spec)
     url = resolve_url(spec.url, ctx.zone)
+    ctx.target = redactor.url(url)
     method = spec.method
     body, content_type = _request_body(spec)
     headers = _headers(spec, ctx, content_type)

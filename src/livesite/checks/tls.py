@@ -23,6 +23,7 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     t0 = time.perf_counter()
     progress = ctx.progress
     host, port = host_port(spec.address, ctx.zone, 443)
+    ctx.target = f"{host}:{port}"
     ip = await resolve(host, port, ctx.zone.resolve)
     t1 = time.perf_counter()
     progress.resolve = t1 - t0

@@ -294,13 +294,11 @@ async def open_connection(
             transport.abort()
             raise ProbeError(FailureKind.tls, "the TLS handshake did not complete")
         transport = tls_transport
-        protocol.transport = tls_transport  # type: ignore[assignment]
+        protocol.transport = tls_transport
         ssl_object = transport.get_extra_info("ssl_object")
         cert = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         progress.tls += _now() - t2
-    return Connection(
-        cast(asyncio.Transport, transport), protocol, cert, origin=(target.scheme, target.host, target.port)
-    )
+    return Connection(transport, protocol, cert, origin=(target.scheme, target.host, target.port))
 
 
 def _ssl_reason(e: Exception) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -90,6 +91,9 @@ def test_prometheus_scrapes_the_monitor_with_blackbox_names(
     assert {s["metric"]["phase"] for s in phases} == {"resolve", "connect", "tls", "processing", "transfer"}  # type: ignore[index]
     down = prometheus.wait_for('livesite_check_state{check="broken",state="down"} == 1')
     assert down[0]["metric"]["zone"] == "zone-a"  # type: ignore[index]
+    with urllib.request.urlopen(f"{url}/", timeout=2) as response:
+        page = response.read().decode()
+    assert "<td>broken</td><td>zone-a</td>" in page and "expected status == 200, observed 404" in page
 
 
 def test_sigterm_stops_the_monitor_cleanly_and_keeps_every_result(
@@ -115,6 +119,33 @@ def test_sigterm_stops_the_monitor_cleanly_and_keeps_every_result(
     stored, events = runtime.run(count())
     assert stored == ran
     assert events >= 3  # health up in two zones, broken down in zone-a
+
+    history = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "livesite.cli.main",
+            "history",
+            "broken",
+            "--store",
+            f"sqlite:///{db}",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert history.returncode == 0, history.stderr
+    shown = json.loads(history.stdout)
+    assert shown and all(r["check"] == "broken" and r["status"] == "failed" for r in shown)
+    table = subprocess.run(
+        [sys.executable, "-m", "livesite.cli.main", "history", "broken", "--store", f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert "uptime 24h: 0.000% of" in table.stdout
 
 
 def test_the_monitor_refuses_a_busy_listen_address_with_a_clear_error(tmp_path: Path, site: str) -> None:
