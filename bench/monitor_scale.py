@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"load: {h.fmt(args.checks)} http checks every {args.interval:g} s "
         f"({args.checks / args.interval:,.0f} fresh-connection probes/s) against nginx (1 worker, "
-        f"{args.servers} server blocks) on 127.0.0.1; assertions: status 200, JSON ok flag, X-Version == v1; "
+        f"{args.servers} server blocks) on 127.0.0.1; assertions: status 200, JSON ok flag, X-Version == v1"
         f"{' [experiment: gc.freeze() after config load]' if args.gc_freeze else ''}; "
         f"{args.duration:g} s per contender, window = [ready + {args.interval:g} s, ready + {args.duration:g} s]"
     )

@@ -30,6 +30,7 @@ def _import(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
     spec.loader.exec_module(module)
     return module
 
@@ -46,7 +47,7 @@ def _run(script: str, *args: str, timeout_seconds: float) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("name", ["probes", "monitor_scale"])
+@pytest.mark.parametrize("name", ["probes", "monitor_scale", "probe_cost"])
 def test_each_benchmark_module_imports_and_has_a_main(name: str) -> None:
     assert callable(_import(name).main)
 

@@ -74,33 +74,50 @@ async def _fetch(
     headers: list[tuple[str, str]],
 ) -> Response:
     target = Target.parse(url)
-    resources = ctx.resources
-    connection: Connection | None = None
-    if spec.reuse_connection:
-        connection = resources.take_connection(spec.name, ctx.zone.name)
-        if connection is not None and not connection.serves(target):
-            connection.close()  # a redirect to another origin: this connection leads elsewhere
-            connection = None
-        if connection is not None:
-            connection.protocol.reset()
-            connection.protocol.progress = ctx.progress
-    if connection is None:
-        connection = await open_connection(
-            target,
-            progress=ctx.progress,
-            overrides=ctx.zone.resolve,
-            ssl_context=resources.ssl_context(spec.tls) if target.scheme == "https" else None,
-            server_name=spec.tls.server_name,
-            max_body_bytes=spec.max_body_bytes,
-        )
     request = build_request(method, target, headers, body, keep_alive=spec.reuse_connection)
+    kept = _kept_connection(spec, ctx, target)
+    if kept is not None:
+        try:
+            return await _send(spec, ctx, kept, request, url)
+        except ProbeError as e:
+            # The server may close an idle kept-alive connection at any time (its keep-alive timeout);
+            # that says nothing about the site, so it gets one fresh connection, as browsers do.
+            if e.kind is not FailureKind.protocol or kept.protocol.first_byte_at:
+                raise
+    connection = await open_connection(
+        target,
+        progress=ctx.progress,
+        overrides=ctx.zone.resolve,
+        ssl_context=ctx.resources.ssl_context(spec.tls) if target.scheme == "https" else None,
+        server_name=spec.tls.server_name,
+        max_body_bytes=spec.max_body_bytes,
+    )
+    return await _send(spec, ctx, connection, request, url)
+
+
+def _kept_connection(spec: HttpCheck, ctx: RunContext, target: Target) -> Connection | None:
+    if not spec.reuse_connection:
+        return None
+    connection = ctx.resources.take_connection(spec.name, ctx.zone.name)
+    if connection is not None and not connection.serves(target):
+        connection.close()  # a redirect to another origin: this connection leads elsewhere
+        return None
+    if connection is not None:
+        connection.protocol.reset()
+        connection.protocol.progress = ctx.progress
+    return connection
+
+
+async def _send(
+    spec: HttpCheck, ctx: RunContext, connection: Connection, request: bytes, url: str
+) -> Response:
     try:
         response = await exchange(connection, request, ctx.progress, url)
     except BaseException:
         connection.transport.abort()
         raise
     if spec.reuse_connection and connection.usable:
-        resources.keep_connection(spec.name, ctx.zone.name, connection)
+        ctx.resources.keep_connection(spec.name, ctx.zone.name, connection)
     else:
         connection.close()
     return response

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from livesite.errors import LivesiteError, UsageError
 from livesite.monitor.service import Monitor
 from livesite.store.base import ResultReader
 from livesite.web.api import metrics, results, status
+
+
+def _shape(error: str, status: int, hint: str | None) -> JSONResponse:
+    """Every error of the API looks the same: {"error", "status", "hint"}."""
+    return JSONResponse({"error": error, "status": status, "hint": hint}, status_code=status)
 
 
 class NotFound(UsageError):
@@ -26,6 +33,17 @@ def create_app(monitor: Monitor | None, store: ResultReader | None) -> FastAPI:
     @app.exception_handler(LivesiteError)
     async def _error(_: Request, exc: LivesiteError) -> JSONResponse:
         code = 404 if isinstance(exc, NotFound) else 400 if exc.exit_code == 2 else 500
-        return JSONResponse({"error": exc.message, "status": code, "hint": exc.hint}, status_code=code)
+        return _shape(exc.message, code, exc.hint)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        hint = "see /api/docs for the routes" if exc.status_code == 404 else None
+        return _shape(str(exc.detail), exc.status_code, hint)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _shape(f"{where}: {first.get('msg', 'invalid')}", 422, "see /api/docs for the parameters")
 
     return app

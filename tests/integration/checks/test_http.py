@@ -445,6 +445,41 @@ async def test_a_reused_connection_skips_connect_on_the_second_probe(target: Tar
     assert [r.connection for r in target.received] == [1, 1]
 
 
+async def test_a_kept_connection_the_server_dropped_is_replaced_by_a_fresh_one() -> None:
+    import asyncio
+
+    served: list[int] = []
+    handlers: list[asyncio.Task[None]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Answers the first request of each connection, then drops the connection at the next one,
+        # as a server whose keep-alive timeout passed does.
+        served.append(len(served) + 1)
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            pass  # the client closed first: fine
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        ctx = RunContext(zone=Zone(name="local"), resources=Resources())
+        spec = http(f"http://127.0.0.1:{port}/", "status == 200", reuse_connection=True)
+        first, second = await probe(spec, ctx), await probe(spec, ctx)
+        ctx.resources.close()
+        await asyncio.gather(*handlers)
+    assert first.status is Status.ok
+    assert second.status is Status.ok, second.reason()
+    assert served == [1, 2]
+
+
 async def test_without_reuse_every_probe_opens_a_new_connection(target: TargetServer) -> None:
     spec = http(target.url("/json"))
     ctx = RunContext(zone=Zone(name="local"))
