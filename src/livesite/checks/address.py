@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
+from livesite.checks.context import RunContext
 from livesite.config.models import Zone
 from livesite.net.errors import ProbeError
+from livesite.net.http1 import resolve
 from livesite.results import FailureKind
 
 
@@ -23,3 +26,14 @@ def host_port(address: str | None, zone: Zone, default_port: int) -> tuple[str, 
         return host.strip("[]"), int(port_text)
     except ValueError:
         raise ProbeError(FailureKind.connect, f"bad port in address {address!r}") from None
+
+
+async def resolved(ctx: RunContext, address: str | None, default_port: int) -> tuple[str, str, int]:
+    """(host, ip, port) of what to connect to, with the resolve phase timed and the target named."""
+    t0 = time.perf_counter()
+    host, port = host_port(address, ctx.zone, default_port)
+    ctx.target = f"{host}:{port}"
+    ip = await resolve(host, port, ctx.zone.resolve)
+    ctx.progress.resolve = time.perf_counter() - t0
+    ctx.progress.phase = "connect"
+    return host, ip, port

@@ -13,10 +13,10 @@ import dns.rdatatype
 
 from livesite.assertions import Observation, evaluate
 from livesite.checks.context import RunContext
-from livesite.checks.frame import phases_of
+from livesite.checks.frame import completed, phases_of
 from livesite.config.models import CheckSpec, DnsCheck
 from livesite.net.errors import ProbeError
-from livesite.results import FailureKind, Result, decide
+from livesite.results import FailureKind, Result
 
 
 def _nameserver(text: str) -> tuple[str, int]:
@@ -57,21 +57,6 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     seen = Observation(answers=answers, total_seconds=duration, phases=phases_of(ctx), body=rcode.encode())
     rules = [*spec.assertions, *spec.budget]
     outcomes = evaluate(rules, seen)
-    status, failure = decide(outcomes)
     if not spec.assertions and rcode != "NOERROR":
         raise ProbeError(FailureKind.dns, f"{spec.query} {spec.record_type}: {rcode}")
-    return Result(
-        check=spec.name,
-        kind="dns",
-        zone=ctx.zone.name,
-        user=ctx.user,
-        cohort=ctx.cohort,
-        started_at=started_at,
-        duration_seconds=duration,
-        status=status,
-        failure=failure,
-        phases=phases_of(ctx),
-        assertions=outcomes,
-        tags={**spec.tags, **ctx.tags},
-        target=f"{spec.query} {spec.record_type}",
-    )
+    return completed(spec, ctx, started_at, duration, outcomes)

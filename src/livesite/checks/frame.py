@@ -15,7 +15,7 @@ from datetime import datetime
 from livesite.checks.context import RunContext
 from livesite.config.models import CheckSpec
 from livesite.net.errors import ProbeError
-from livesite.results import Failure, FailureKind, Phases, Result, status_for
+from livesite.results import AssertionOutcome, Failure, FailureKind, Phases, Result, decide, status_for
 
 Runner = Callable[[CheckSpec, RunContext], Awaitable[Result]]
 
@@ -50,6 +50,46 @@ def failed(
         phases=phases_of(ctx),
         tags={**spec.tags, **ctx.tags},
         target=target or ctx.target,
+    )
+
+
+def completed(
+    spec: CheckSpec,
+    ctx: RunContext,
+    started_at: datetime,
+    duration: float,
+    outcomes: list[AssertionOutcome],
+    *,
+    failure: Failure | None = None,
+    revision: str = "",
+    status_code: int | None = None,
+    response_bytes: int | None = None,
+    redirects: list[str] | None = None,
+    cert_not_after: datetime | None = None,
+) -> Result:
+    """The Result of a run that got an answer: the assertions decide, unless the kind found a failure."""
+    status, assertion_failure = decide(outcomes)
+    if failure is not None:
+        status = status_for(failure)
+    return Result(
+        check=spec.name,
+        kind=spec.kind,
+        zone=ctx.zone.name,
+        user=ctx.user,
+        cohort=ctx.cohort,
+        revision=revision,
+        started_at=started_at,
+        duration_seconds=duration,
+        status=status,
+        failure=failure or assertion_failure,
+        phases=phases_of(ctx),
+        assertions=outcomes,
+        tags={**spec.tags, **ctx.tags},
+        target=ctx.target,
+        status_code=status_code,
+        response_bytes=response_bytes,
+        redirects=redirects or [],
+        cert_not_after=cert_not_after,
     )
 
 

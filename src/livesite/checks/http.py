@@ -5,17 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from livesite.assertions import Observation, evaluate
 from livesite.checks.context import RunContext
-from livesite.checks.frame import phases_of
+from livesite.checks.frame import completed, phases_of
 from livesite.checks.redact import Redactor
 from livesite.config.models import CheckSpec, HttpCheck, Zone
 from livesite.net.errors import ProbeError
 from livesite.net.http1 import Connection, Response, Target, build_request, exchange, open_connection
-from livesite.results import Failure, FailureKind, Result, decide, status_for
+from livesite.results import Failure, FailureKind, Result
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -193,7 +193,7 @@ def _result(
         if response.peer_cert_der is not None:
             not_after = ctx.resources.cert_not_after(response.peer_cert_der)
         if failure is None:
-            days_left = (not_after - datetime.now(tz=UTC)).total_seconds() / 86400 if not_after else None
+            days_left = (not_after - ctx.now()).total_seconds() / 86400 if not_after else None
             seen = Observation(
                 status_code=response.status,
                 headers=headers,
@@ -205,25 +205,15 @@ def _result(
                 redirects=len(chain),
             )
             outcomes = redactor.outcomes(evaluate([*spec.assertions, *spec.budget], seen))
-    if failure is None:
-        status, failure = decide(outcomes)
-    else:
-        status = status_for(failure)
-    return Result(
-        check=spec.name,
-        kind="http",
-        zone=ctx.zone.name,
-        user=ctx.user,
-        cohort=ctx.cohort,
-        revision=revision,
-        started_at=started_at,
-        duration_seconds=duration,
-        status=status,
+    ctx.target = redactor.url(url)
+    return completed(
+        spec,
+        ctx,
+        started_at,
+        duration,
+        outcomes,
         failure=failure,
-        phases=phases,
-        assertions=outcomes,
-        tags={**spec.tags, **ctx.tags},
-        target=redactor.url(url),
+        revision=revision,
         status_code=status_code,
         response_bytes=size,
         redirects=chain,

@@ -8,13 +8,12 @@ import ssl
 import time
 
 from livesite.assertions import Observation, evaluate
-from livesite.checks.address import host_port
+from livesite.checks.address import resolved
 from livesite.checks.context import RunContext
-from livesite.checks.frame import phases_of
+from livesite.checks.frame import completed, phases_of
 from livesite.config.models import CheckSpec, TcpCheck, TlsSettings
 from livesite.net.errors import ProbeError
-from livesite.net.http1 import resolve
-from livesite.results import Failure, FailureKind, Result, Status, decide
+from livesite.results import Failure, FailureKind, Result
 
 _READ_LIMIT = 64 * 1024
 
@@ -24,12 +23,8 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     started_at = ctx.now()
     t0 = time.perf_counter()
     progress = ctx.progress
-    host, port = host_port(spec.address, ctx.zone, 80)
-    ctx.target = f"{host}:{port}"
-    ip = await resolve(host, port, ctx.zone.resolve)
+    host, ip, port = await resolved(ctx, spec.address, 80)
     t1 = time.perf_counter()
-    progress.resolve = t1 - t0
-    progress.phase = "connect"
     ssl_context = ctx.resources.ssl_context(TlsSettings()) if spec.tls else None
     try:
         reader, writer = await asyncio.open_connection(
@@ -66,21 +61,4 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     duration = time.perf_counter() - t0
     seen = Observation(connected=True, body=received, total_seconds=duration, phases=phases_of(ctx))
     outcomes = evaluate([*spec.assertions, *spec.budget], seen)
-    status, assertion_failure = decide(outcomes)
-    if failure is not None:
-        status = Status.failed
-    return Result(
-        check=spec.name,
-        kind="tcp",
-        zone=ctx.zone.name,
-        user=ctx.user,
-        cohort=ctx.cohort,
-        started_at=started_at,
-        duration_seconds=duration,
-        status=status,
-        failure=failure or assertion_failure,
-        phases=phases_of(ctx),
-        assertions=outcomes,
-        tags={**spec.tags, **ctx.tags},
-        target=f"{host}:{port}",
-    )
+    return completed(spec, ctx, started_at, duration, outcomes, failure=failure)

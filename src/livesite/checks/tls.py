@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from datetime import UTC, datetime
 
 from livesite.assertions import Observation, evaluate
-from livesite.checks.address import host_port
+from livesite.checks.address import resolved
 from livesite.checks.context import RunContext
-from livesite.checks.frame import phases_of
+from livesite.checks.frame import completed, phases_of
 from livesite.config.models import CheckSpec, TlsCheck, TlsSettings
 from livesite.net.errors import ProbeError
-from livesite.net.http1 import resolve
-from livesite.results import FailureKind, Result, decide
+from livesite.results import FailureKind, Result
 
 
 async def run(spec: CheckSpec, ctx: RunContext) -> Result:
@@ -22,12 +20,8 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     started_at = ctx.now()
     t0 = time.perf_counter()
     progress = ctx.progress
-    host, port = host_port(spec.address, ctx.zone, 443)
-    ctx.target = f"{host}:{port}"
-    ip = await resolve(host, port, ctx.zone.resolve)
+    host, ip, port = await resolved(ctx, spec.address, 443)
     t1 = time.perf_counter()
-    progress.resolve = t1 - t0
-    progress.phase = "connect"
     loop = asyncio.get_running_loop()
     try:
         transport, protocol = await loop.create_connection(asyncio.Protocol, ip, port)
@@ -63,26 +57,10 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     if der is None:
         raise ProbeError(FailureKind.tls, f"{host}:{port} sent no certificate")
     not_after = ctx.resources.cert_not_after(der)
-    days_left = (not_after - datetime.now(tz=UTC)).total_seconds() / 86400 if not_after else None
+    days_left = (not_after - ctx.now()).total_seconds() / 86400 if not_after else None
     duration = time.perf_counter() - t0
     seen = Observation(
         connected=True, cert_days_left=days_left, total_seconds=duration, phases=phases_of(ctx)
     )
     outcomes = evaluate([*spec.assertions, *spec.budget], seen)
-    status, failure = decide(outcomes)
-    return Result(
-        check=spec.name,
-        kind="tls",
-        zone=ctx.zone.name,
-        user=ctx.user,
-        cohort=ctx.cohort,
-        started_at=started_at,
-        duration_seconds=duration,
-        status=status,
-        failure=failure,
-        phases=phases_of(ctx),
-        assertions=outcomes,
-        tags={**spec.tags, **ctx.tags},
-        target=f"{host}:{port}",
-        cert_not_after=not_after,
-    )
+    return completed(spec, ctx, started_at, duration, outcomes, cert_not_after=not_after)
