@@ -7,6 +7,7 @@ Our own series are ``livesite_*``: result counters, states, schedule lag.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from livesite.monitor.scheduler import LAG_BUCKETS
 from livesite.monitor.service import Monitor
@@ -80,36 +81,62 @@ def _probe_lines(result: Result) -> Iterable[tuple[str, str]]:
         yield "probe_ssl_earliest_cert_expiry", f"probe_ssl_earliest_cert_expiry{{{labels}}} {expiry:.0f}"
 
 
-def render(monitor: Monitor) -> str:
-    """The whole exposition, grouped by metric name as the format requires."""
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What /metrics shows, copied on the event loop so rendering can happen on another thread."""
+
+    results: list[Result]
+    states: list[tuple[tuple[str, str], CheckState]]
+    totals: list[tuple[tuple[str, str, str], int]]
+    lag_counts: list[int]
+    lag_total: float
+    lag_n: int
+    in_flight: int
+    skipped: int
+
+
+def snapshot(monitor: Monitor) -> Snapshot:
+    """Cheap copies of the monitor's live data (Results are immutable, so sharing them is safe)."""
+    lag = monitor.scheduler.lag
+    return Snapshot(
+        results=list(monitor.last.values()),
+        states=[(key, track.state) for key, track in monitor.tracks.items()],
+        totals=list(monitor.totals.items()),
+        lag_counts=list(lag.counts),
+        lag_total=lag.total,
+        lag_n=lag.n,
+        in_flight=monitor.scheduler.in_flight,
+        skipped=monitor.scheduler.skipped,
+    )
+
+
+def render(snap: Snapshot) -> str:
+    """The whole exposition, grouped by metric name as the format requires. Pure: safe off the loop."""
     groups: dict[str, list[str]] = {name: [] for name in _HELP}
-    for result in monitor.last.values():
+    for result in snap.results:
         for name, line in _probe_lines(result):
             groups[name].append(line)
-    for key, track in monitor.tracks.items():
+    for key, current in snap.states:
         check, zone = _esc(key[0]), _esc(key[1])
         for state in CheckState:
             groups["livesite_check_state"].append(
-                f'livesite_check_state{{check="{check}",zone="{zone}",state="{state.value}"}} {int(track.state is state)}'
+                f'livesite_check_state{{check="{check}",zone="{zone}",state="{state.value}"}} {int(current is state)}'
             )
-    for (check, zone, status), count in monitor.totals.items():
+    for (check, zone, status), count in snap.totals:
         groups["livesite_check_results_total"].append(
             f'livesite_check_results_total{{check="{_esc(check)}",zone="{_esc(zone)}",status="{status}"}} {count}'
         )
-    lag = monitor.scheduler.lag
     cumulative = 0
-    for bound, count in zip((*LAG_BUCKETS, float("inf")), lag.counts, strict=True):
+    for bound, count in zip((*LAG_BUCKETS, float("inf")), snap.lag_counts, strict=True):
         cumulative += count
         le = "+Inf" if bound == float("inf") else repr(bound)
         groups["livesite_schedule_lag_seconds"].append(
             f'livesite_schedule_lag_seconds_bucket{{le="{le}"}} {cumulative}'
         )
-    groups["livesite_schedule_lag_seconds"].append(f"livesite_schedule_lag_seconds_sum {lag.total:.6f}")
-    groups["livesite_schedule_lag_seconds"].append(f"livesite_schedule_lag_seconds_count {lag.n}")
-    groups["livesite_checks_in_flight"].append(f"livesite_checks_in_flight {monitor.scheduler.in_flight}")
-    groups["livesite_schedule_skipped_total"].append(
-        f"livesite_schedule_skipped_total {monitor.scheduler.skipped}"
-    )
+    groups["livesite_schedule_lag_seconds"].append(f"livesite_schedule_lag_seconds_sum {snap.lag_total:.6f}")
+    groups["livesite_schedule_lag_seconds"].append(f"livesite_schedule_lag_seconds_count {snap.lag_n}")
+    groups["livesite_checks_in_flight"].append(f"livesite_checks_in_flight {snap.in_flight}")
+    groups["livesite_schedule_skipped_total"].append(f"livesite_schedule_skipped_total {snap.skipped}")
     out: list[str] = []
     for name, lines in groups.items():
         if not lines:

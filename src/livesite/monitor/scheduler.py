@@ -51,6 +51,7 @@ class Scheduler:
         clock: Clock,
         concurrency: int,
         jitter_seconds: float = 0.0,
+        tick_seconds: float = 0.005,
         rng: random.Random | None = None,
     ) -> None:
         self.jobs = list(jobs)
@@ -58,6 +59,9 @@ class Scheduler:
         self.clock = clock
         self.slots = asyncio.Semaphore(concurrency)
         self.jitter_seconds = jitter_seconds
+        # Runs due within one tick start together: thousands of checks then cost a few wake-ups per
+        # second instead of one each, for at most a tick of starting early.
+        self.tick_seconds = tick_seconds
         self.rng = rng or random.Random(0)
         self.lag = LagRecorder()
         self.skipped = 0
@@ -78,7 +82,7 @@ class Scheduler:
             while heap:
                 due, i, job = heap[0]
                 now = self.clock.monotonic()
-                if due > now:
+                if due > now + self.tick_seconds:
                     await self.clock.sleep(due - now)
                     continue
                 heapq.heapreplace(heap, (due + job.interval_seconds, i, job))
