@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import os
 import signal
@@ -124,9 +123,6 @@ async def _livesite(args: argparse.Namespace) -> LivesiteReport:
     store = await open_store(config.store.url)
     writer = BatchWriter(store)
     monitor = Monitor(config, plan(config), sink=writer)
-    if args.gc_freeze:  # what a proposed fix would do at monitor start-up: see RESULTS.md
-        gc.collect()
-        gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -237,7 +233,6 @@ def run_livesite(args: argparse.Namespace, web: h.Nginx, tmp: Path) -> tuple[Win
         ",".join(map(str, web.ports)),
         "--db",
         str((tmp / "livesite.db").resolve()),
-        *(["--gc-freeze"] if args.gc_freeze else []),
     ]
     err_log = (tmp / "livesite.log").open("wb")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err_log, start_new_session=True)
@@ -415,11 +410,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--servers", type=int, default=4, help="nginx server blocks (ports), default 4")
     parser.add_argument("--ports", help=argparse.SUPPRESS)
     parser.add_argument("--no-peer", action="store_true", help="skip Prometheus + blackbox_exporter")
-    parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="experiment: gc.freeze() in the livesite child after loading the config (not what livesite does)",
-    )
     parser.add_argument("--role", choices=["livesite"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -436,8 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"load: {h.fmt(args.checks)} http checks every {args.interval:g} s "
         f"({args.checks / args.interval:,.0f} fresh-connection probes/s) against nginx (1 worker, "
-        f"{args.servers} server blocks) on 127.0.0.1; assertions: status 200, JSON ok flag, X-Version == v1"
-        f"{' [experiment: gc.freeze() after config load]' if args.gc_freeze else ''}; "
+        f"{args.servers} server blocks) on 127.0.0.1; assertions: status 200, JSON ok flag, X-Version == v1; "
         f"{args.duration:g} s per contender, window = [ready + {args.interval:g} s, ready + {args.duration:g} s]"
     )
     print(f"machine: {os.cpu_count()} cores, load average before {h.load_average()}")
