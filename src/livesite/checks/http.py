@@ -114,7 +114,7 @@ async def _send(
     try:
         response = await exchange(connection, request, ctx.progress, url)
     except BaseException:
-        connection.transport.abort()
+        connection.abort()
         raise
     if spec.reuse_connection and connection.usable:
         ctx.resources.keep_connection(spec.name, ctx.zone.name, connection)
@@ -127,7 +127,7 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     assert isinstance(spec, HttpCheck)
     started_at = ctx.now()
     t0 = time.perf_counter()
-    redactor = Redactor.for_check(spec)
+    redactor = ctx.resources.redactor(spec)
     url = resolve_url(spec.url, ctx.zone)
     ctx.target = redactor.url(url)
     method = spec.method
@@ -205,7 +205,8 @@ def _result(
                 redirects=len(chain),
             )
             outcomes = redactor.outcomes(evaluate([*spec.assertions, *spec.budget], seen))
-    ctx.target = redactor.url(url)
+    if chain:
+        ctx.target = redactor.url(url)  # where the redirects led
     return completed(
         spec,
         ctx,

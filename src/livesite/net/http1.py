@@ -69,8 +69,9 @@ class _Exchange(asyncio.Protocol):
     def __init__(self, max_body_bytes: int, progress: Progress) -> None:
         self.max_body_bytes = max_body_bytes
         self.progress = progress
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
+        self.status = 0
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
         self.body_size = 0
@@ -97,6 +98,8 @@ class _Exchange(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
+        if self.parser is None:
+            return  # released: the exchange is over, whatever else arrives is not ours to read
         if not self.first_byte_at:
             self.first_byte_at = _now()
             self.progress.phase = "transfer"
@@ -133,6 +136,8 @@ class _Exchange(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        assert self.parser is not None  # httptools calls back from inside feed_data
+        self.status = self.parser.get_status_code()
         if not self.expect_body:
             # httptools cannot be told the request was HEAD, so it would wait for Content-Length
             # bytes that never come. The response ends here.
@@ -149,9 +154,16 @@ class _Exchange(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.complete = True
-        self.keep_alive = self.parser.should_keep_alive()
+        self.keep_alive = self.parser is not None and self.parser.should_keep_alive()
         if not self.done.done():
             self.done.set_result(None)
+
+    def release(self) -> None:
+        """Break the protocol ↔ parser ↔ transport cycles, so a finished probe is freed at once by
+        reference counting instead of waiting for the cyclic collector (whose full passes grow with
+        every Result still buffered for the store)."""
+        self.parser = None
+        self.transport = None
 
     def _fail(self, error: ProbeError) -> None:
         if not self.done.done():
@@ -241,6 +253,11 @@ class Connection:
             self.transport.abort()
         else:
             self.transport.close()
+        self.protocol.release()
+
+    def abort(self) -> None:
+        self.transport.abort()
+        self.protocol.release()
 
 
 async def open_connection(
@@ -279,19 +296,23 @@ async def open_connection(
             )
         except (ssl.SSLError, ssl.CertificateError) as e:
             transport.abort()
+            protocol.release()
             raise ProbeError(
                 FailureKind.tls, f"TLS handshake with {target.authority} failed: {_ssl_reason(e)}"
             ) from None
         except ConnectionError as e:
             transport.abort()
+            protocol.release()
             raise ProbeError(
                 FailureKind.tls, f"the connection closed during the TLS handshake: {e}"
             ) from None
         except BaseException:  # cancelled by the check's deadline: do not leak the socket
             transport.abort()
+            protocol.release()
             raise
         if tls_transport is None:
             transport.abort()
+            protocol.release()
             raise ProbeError(FailureKind.tls, "the TLS handshake did not complete")
         transport = tls_transport
         protocol.transport = tls_transport
@@ -343,7 +364,7 @@ async def exchange(connection: Connection, request: bytes, progress: Progress, u
         progress.processing += first - sent
         progress.transfer += end - first
     return Response(
-        status=protocol.parser.get_status_code(),
+        status=protocol.status,
         headers=protocol.headers,
         body=b"".join(protocol.body),
         url=url,
