@@ -96,12 +96,13 @@ def test_prometheus_scrapes_the_monitor_with_blackbox_names(
     assert "<td>broken</td><td>zone-a</td>" in page and "expected status == 200, observed 404" in page
 
 
-def test_sigterm_stops_the_monitor_cleanly_and_keeps_every_result(
-    monitor_process: tuple[subprocess.Popen[bytes], str, Path],
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_stops_the_monitor_cleanly_and_keeps_every_result(
+    monitor_process: tuple[subprocess.Popen[bytes], str, Path], stop_signal: signal.Signals
 ) -> None:
     proc, url, db = monitor_process
     poll(lambda: get_json(f"{url}/api/results?check=health&limit=1000"), lambda r: len(r) >= 4)  # type: ignore[arg-type]
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(stop_signal)
     _, stderr = proc.communicate(timeout=15)
     assert proc.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
