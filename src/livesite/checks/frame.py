@@ -30,27 +30,10 @@ def phases_of(ctx: RunContext) -> Phases:
 
 
 def failed(
-    spec: CheckSpec,
-    ctx: RunContext,
-    started_at: datetime,
-    duration: float,
-    failure: Failure,
-    target: str = "",
+    spec: CheckSpec, ctx: RunContext, started_at: datetime, duration: float, failure: Failure
 ) -> Result:
-    return Result(
-        check=spec.name,
-        kind=spec.kind,
-        zone=ctx.zone.name,
-        user=ctx.user,
-        cohort=ctx.cohort,
-        started_at=started_at,
-        duration_seconds=duration,
-        status=status_for(failure),
-        failure=failure,
-        phases=phases_of(ctx),
-        tags={**spec.tags, **ctx.tags},
-        target=target or ctx.target,
-    )
+    """The Result of a run that got no usable answer."""
+    return completed(spec, ctx, started_at, duration, [], failure=failure)
 
 
 def completed(
