@@ -214,7 +214,7 @@ CheckSpec = Annotated[HttpCheck | TcpCheck | TlsCheck | DnsCheck, Field(discrimi
 
 class StoreSettings(Model):
     url: str = Field("sqlite:///livesite.db", description="sqlite:///path or postgresql://user@host/db")
-    raw_retention: Seconds = 7 * 86400.0
+    raw_retention: Seconds = 86400.0
     aggregate_retention: Seconds = 90 * 86400.0
 
 
