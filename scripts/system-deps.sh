@@ -12,6 +12,7 @@ have dnsmasq /usr/sbin/dnsmasq || need+=(dnsmasq-base)
 have haproxy /usr/sbin/haproxy || need+=(haproxy)
 have redis-server /usr/bin/redis-server || need+=(redis-server)
 have socat /usr/bin/socat || need+=(socat)
+have chromium /usr/bin/chromium || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -93,7 +93,8 @@ def test_prometheus_scrapes_the_monitor_with_blackbox_names(
     assert down[0]["metric"]["zone"] == "zone-a"  # type: ignore[index]
     with urllib.request.urlopen(f"{url}/", timeout=2) as response:
         page = response.read().decode()
-    assert "<td>broken</td><td>zone-a</td>" in page and "expected status == 200, observed 404" in page
+    assert 'data-check="broken" data-zone="zone-a" data-state="down"' in page
+    assert "expected status == 200, observed 404" in page
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
