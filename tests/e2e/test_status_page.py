@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +71,12 @@ def wait_for_state(
 
 
 def test_the_status_page_shows_every_check_per_zone_and_turns_red_when_the_partner_fails(
-    chromium: Any, watched_demo: tuple[DemoState, str]
+    in_chromium: Callable[[Callable[[Any], None]], None], watched_demo: tuple[DemoState, str]
 ) -> None:
     state, url = watched_demo
-    page = chromium.new_page()
-    try:
+
+    def look(browser: Any) -> None:
+        page = browser.new_page()
         wait_for_state(page, url, "partner-health", "zone-a", "up")
         wait_for_state(page, url, "health", "zone-b", "up")
         assert page.locator("tbody tr").count() == 9  # one row per check of the example
@@ -91,5 +92,5 @@ def test_the_status_page_shows_every_check_per_zone_and_turns_red_when_the_partn
         why = page.locator('tr[data-check="partner-health"] td.why').inner_text()
         assert "observed 503" in why
         assert page.title() in ("livesite · 1 down", "livesite · 2 down")
-    finally:
-        page.close()
+
+    in_chromium(look)
