@@ -328,7 +328,7 @@ def test_units_are_stored_in_base_units() -> None:
         (
             "stats == 200",
             "unknown subject 'stats'",
-            "subjects: status, latency, latency.<phase>, header.<Name>, body, json.<path>, len(<subject>), size, cert.days_left, answers, connected, redirects",
+            "subjects: status, latency, latency.<phase>, header.<Name>, body, json.<path>, len(<subject>), size, cert.days_left, answers, connected, redirects, rcode",
         ),
         (
             "latency.dns < 5ms",

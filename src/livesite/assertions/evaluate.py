@@ -44,6 +44,8 @@ def _resolve(subject: Subject, seen: Observation) -> object:
         value = seen.cert_days_left if seen.cert_days_left is not None else MISSING
     elif name == "answers":
         value = list(seen.answers)
+    elif name == "rcode":
+        value = seen.rcode if seen.rcode is not None else MISSING
     elif name == "connected":
         value = seen.connected if seen.connected is not None else MISSING
     else:  # redirects

@@ -24,6 +24,7 @@ SUBJECTS = (
     "answers",
     "connected",
     "redirects",
+    "rcode",
 )
 
 
@@ -120,6 +121,7 @@ class Observation:
     cert_days_left: float | None = None
     answers: Sequence[str] = ()
     connected: bool | None = None
+    rcode: str | None = None  # a DNS answer's response code: NOERROR, NXDOMAIN, SERVFAIL, ...
     redirects: int | None = None
     _json: object = field(default=None, repr=False)
     _json_done: bool = field(default=False, repr=False)

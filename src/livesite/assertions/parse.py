@@ -77,7 +77,17 @@ def _parse_subject(text: str) -> Subject:
         if inner.name not in ("body", "json", "header", "answers"):
             raise AssertionSyntaxError(f"len() works on body, json, header or answers, not {inner.name!r}")
         return Subject(inner.name, inner.arg, inner.path, length=True)
-    if text in ("status", "body", "size", "cert.days_left", "answers", "connected", "redirects", "latency"):
+    if text in (
+        "status",
+        "body",
+        "size",
+        "cert.days_left",
+        "answers",
+        "connected",
+        "redirects",
+        "latency",
+        "rcode",
+    ):
         return Subject(text)
     if text.startswith("latency."):
         phase = text.split(".", 1)[1]

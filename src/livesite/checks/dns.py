@@ -54,7 +54,7 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     rcode, answers = await _ask(spec, timeout)
     duration = time.perf_counter() - t0
     ctx.progress.resolve = duration
-    seen = Observation(answers=answers, total_seconds=duration, phases=phases_of(ctx), body=rcode.encode())
+    seen = Observation(answers=answers, total_seconds=duration, phases=phases_of(ctx), rcode=rcode)
     rules = [*spec.assertions, *spec.budget]
     outcomes = evaluate(rules, seen)
     if not spec.assertions and rcode != "NOERROR":

@@ -64,6 +64,9 @@ def check(
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would run, run nothing.")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 50,
+    store: Annotated[
+        str | None, typer.Option(help="Also keep the Results in this store (e.g. the config's store.url).")
+    ] = None,
 ) -> None:
     """Run checks once and exit 0 when all pass, 1 when any fails: a gate for deploy pipelines."""
     loaded = _load(config)
@@ -74,7 +77,13 @@ def check(
     progress = _progress(len(runs.jobs), quiet=as_json)
     with progress:
         results = runtime.run(
-            run_once(loaded, runs, concurrency=concurrency, on_result=lambda _: progress.advance_one())
+            run_once(
+                loaded,
+                runs,
+                concurrency=concurrency,
+                on_result=lambda _: progress.advance_one(),
+                store_url=store,
+            )
         )
     if junit is not None:
         junit.write_text(render.junit(results), encoding="utf-8")

@@ -88,6 +88,7 @@ class CheckBase(Model):
     enabled: bool = True
     interval: Seconds | None = None
     timeout: Seconds | None = None
+    jitter: Seconds | None = None
     zones: list[Name] | None = None
     retries: RetrySpec | None = None
     failure_threshold: int | None = Field(None, ge=1)

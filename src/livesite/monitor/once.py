@@ -11,6 +11,7 @@ from livesite.config.models import Config
 from livesite.monitor.plan import Job, Plan
 from livesite.monitor.retry import run_with_retries
 from livesite.results import Result
+from livesite.store import open_store
 
 
 async def run_once(
@@ -20,8 +21,14 @@ async def run_once(
     concurrency: int = 50,
     clock: Clock | None = None,
     on_result: Callable[[Result], None] | None = None,
+    store_url: str | None = None,
 ) -> list[Result]:
-    """One Result per job, in plan order. Never raises for a failing check."""
+    """One Result per job, in plan order, also written to ``store_url`` when given.
+
+    Raises:
+        StoreError: the store cannot be opened or written (checked before any check runs).
+    """
+    store = await open_store(store_url, base_dir=config.base_dir) if store_url else None
     clock = clock or SystemClock()
     resources = Resources(config.base_dir)
     contexts = {
@@ -38,6 +45,11 @@ async def run_once(
         return result
 
     try:
-        return list(await asyncio.gather(*(one(job) for job in plan.jobs)))
+        results = list(await asyncio.gather(*(one(job) for job in plan.jobs)))
+        if store is not None:
+            await store.add_results(results)
+        return results
     finally:
         resources.close()
+        if store is not None:
+            await store.close()

@@ -22,6 +22,7 @@ class Job(BaseModel):
     interval_seconds: float
     offset_seconds: float  # first run after start; spreads checks over the interval
     timeout_seconds: float
+    jitter_seconds: float = 0.0  # a random delay before each run, drawn from the scheduler's seeded generator
     retries: RetrySpec
     failure_threshold: int
     success_threshold: int
@@ -80,6 +81,7 @@ def plan(
                     interval_seconds=interval,
                     offset_seconds=spread(spec.name, zone, interval) if spread_start else 0.0,
                     timeout_seconds=spec.timeout or d.timeout,
+                    jitter_seconds=spec.jitter if spec.jitter is not None else d.jitter,
                     retries=spec.retries or d.retries,
                     failure_threshold=spec.failure_threshold or d.failure_threshold,
                     success_threshold=spec.success_threshold or d.success_threshold,

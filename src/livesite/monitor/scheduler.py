@@ -50,7 +50,6 @@ class Scheduler:
         *,
         clock: Clock,
         concurrency: int,
-        jitter_seconds: float = 0.0,
         tick_seconds: float = 0.005,
         rng: random.Random | None = None,
     ) -> None:
@@ -58,7 +57,6 @@ class Scheduler:
         self.execute = execute
         self.clock = clock
         self.slots = asyncio.Semaphore(concurrency)
-        self.jitter_seconds = jitter_seconds
         # Runs due within one tick start together: thousands of checks then cost a few wake-ups per
         # second instead of one each, for at most a tick of starting early.
         self.tick_seconds = tick_seconds
@@ -102,8 +100,8 @@ class Scheduler:
 
     async def _run(self, job: Job, due: float) -> None:
         try:
-            if self.jitter_seconds:
-                delay = self.rng.uniform(0, self.jitter_seconds)
+            if job.jitter_seconds:
+                delay = self.rng.uniform(0, job.jitter_seconds)
                 due += delay
                 await self.clock.sleep(delay)
             async with self.slots:

@@ -78,7 +78,6 @@ class Monitor:
             self._execute,
             clock=self.clock,
             concurrency=config.monitor.concurrency,
-            jitter_seconds=config.defaults.jitter,
             rng=rng,
         )
 

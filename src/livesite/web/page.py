@@ -23,9 +23,7 @@ def _cell(status: CheckStatus | None) -> str:
         detail = f'<span class="ms">{last.duration_seconds * 1000:.0f} ms</span>'
         if last.revision:
             detail += f' <span class="rev">{escape(last.revision)}</span>'
-        title = escape(
-            last.reason() if last.status is not Status.ok else f"ok at {last.started_at:%H:%M:%S}"
-        )
+        title = escape(last.reason() if last.status is not Status.ok else f"ok at {last.started_at:%H:%M:%S}")
     state = status.state.value
     return (
         f'<td class="cell {state}" data-check="{escape(status.check)}" data-zone="{escape(status.zone)}" '

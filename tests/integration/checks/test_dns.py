@@ -66,7 +66,7 @@ async def test_nxdomain_fails_an_answers_assertion_with_nothing_observed(dnsmasq
 
 
 async def test_an_expected_nxdomain_can_be_asserted_on_the_rcode(dnsmasq: Dnsmasq) -> None:
-    result = await probe(dns("missing.test", dnsmasq.nameserver, "body == NXDOMAIN", "len(answers) == 0"))
+    result = await probe(dns("missing.test", dnsmasq.nameserver, "rcode == NXDOMAIN", "len(answers) == 0"))
     assert result.status is Status.ok, result.reason()
 
 

@@ -105,3 +105,20 @@ def test_validate_exits_0_and_counts_runs(config: Path) -> None:
     done = livesite("validate", str(config))
     assert done.returncode == 0
     assert "2 checks, 2 zones, 3 runs per round" in done.stdout
+
+
+def test_check_can_keep_its_results_for_history(config: Path, tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'gate.db'}"
+    assert livesite("check", str(config), "--store", store).returncode == 1
+    assert livesite("check", str(config), "--check", "health", "--store", store).returncode == 0
+    shown = livesite("history", "health", "--store", store, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [r["status"] for r in json.loads(shown.stdout)] == ["ok"] * 4
+
+
+def test_check_with_an_unusable_store_is_an_error_before_anything_runs(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "not-a-db").write_text("this is not sqlite")
+    done = livesite("check", str(config), "--store", f"sqlite:///{tmp_path / 'not-a-db'}")
+    assert done.returncode == 3
+    assert "Traceback" not in done.stderr
+    assert "error" in done.stderr

@@ -125,3 +125,32 @@ def test_offsets_spread_checks_over_the_interval_and_are_stable() -> None:
     assert len(offsets) > 990
     assert min(offsets) < 1 and max(offsets) > 59
     assert spread("home", "zone-a", 60) == spread("home", "zone-a", 60)
+
+
+async def test_jitter_delays_each_run_by_a_seeded_random_amount_within_the_check_jitter() -> None:
+    import random
+
+    clock = FakeClock()
+    config = loads(CONFIG.replace("- {name: fast, url: /}", "- {name: fast, url: /, jitter: 4s}"))
+    runs = plan(config, checks=["fast"], zones=["a"], spread_start=False)
+    assert runs.jobs[0].jitter_seconds == 4
+    fired: list[float] = []
+
+    async def execute(job: Job) -> None:
+        fired.append(clock.monotonic())
+
+    scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=10, rng=random.Random(7))
+    task = asyncio.create_task(scheduler.run())
+    for _ in range(400):
+        await settle()
+        clock.advance(0.1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    ticks = [i * 10 for i in range(len(fired))]
+    delays = [at - tick for at, tick in zip(fired, ticks, strict=True)]
+    assert len(fired) == 4
+    assert all(0 <= d <= 4.1 for d in delays)
+    assert len({round(d, 1) for d in delays}) > 1  # not the same delay every time
+    assert (
+        scheduler.lag.percentile(0.99) is not None and scheduler.lag.percentile(0.99) < 0.2
+    )  # jitter is not lag
