@@ -52,6 +52,7 @@ class Compaction(BaseModel):
 
     rolled_up: int  # raw results folded into per-minute aggregates, then deleted
     aggregates_deleted: int
+    events_deleted: int = 0  # state changes older than the aggregate retention
 
 
 class ResultWriter(Protocol):
@@ -70,7 +71,8 @@ class Store(ResultWriter, ResultReader, Protocol):
     async def compact(
         self, now: datetime, raw_retention_seconds: float, aggregate_retention_seconds: float
     ) -> Compaction:
-        """Fold raw results older than the raw retention into per-minute aggregates; drop old aggregates."""
+        """Fold raw results older than the raw retention into per-minute aggregates; drop aggregates and
+        state changes older than the aggregate retention."""
         ...
 
     async def close(self) -> None: ...

@@ -290,9 +290,10 @@ class PostgresStore:
         async def chunk(conn: asyncpg.Connection) -> int:
             return int(await conn.fetchval(_ROLL_UP, raw_cutoff, _rows.COMPACT_CHUNK_ROWS))
 
-        async def finish(conn: asyncpg.Connection) -> int:
-            status = await conn.execute("DELETE FROM livesite_minutes WHERE minute < $1", aggregate_cutoff)
-            return int(status.split()[-1])  # "DELETE <count>"
+        async def finish(conn: asyncpg.Connection) -> tuple[int, int]:
+            minutes = await conn.execute("DELETE FROM livesite_minutes WHERE minute < $1", aggregate_cutoff)
+            events = await conn.execute("DELETE FROM livesite_events WHERE at < $1", aggregate_cutoff)
+            return int(minutes.split()[-1]), int(events.split()[-1])  # "DELETE <count>"
 
         rolled_up = 0
         while True:
@@ -300,7 +301,8 @@ class PostgresStore:
             rolled_up += done
             if done < _rows.COMPACT_CHUNK_ROWS:
                 break
-        return Compaction(rolled_up=rolled_up, aggregates_deleted=await self._run(finish))
+        aggregates, events = await self._run(finish)
+        return Compaction(rolled_up=rolled_up, aggregates_deleted=aggregates, events_deleted=events)
 
     async def close(self) -> None:
         """Close the pool, waiting for queries in flight. Closing twice is harmless."""

@@ -249,12 +249,13 @@ class SqliteStore:
                 db.execute(_ROLL_UP, params)
                 return db.execute(f"DELETE FROM results WHERE seq IN ({_CHUNK})", params).rowcount
 
-        def finish(db: sqlite3.Connection) -> int:
+        def finish(db: sqlite3.Connection) -> tuple[int, int]:
             with db:
                 deleted = db.execute("DELETE FROM minutes WHERE minute < ?", (aggregate_cutoff,)).rowcount
+                events = db.execute("DELETE FROM events WHERE at < ?", (aggregate_cutoff,)).rowcount
             # Hand the freed pages back to the main file so the WAL does not keep the old size.
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            return deleted
+            return deleted, events
 
         rolled_up = 0
         while True:
@@ -262,7 +263,8 @@ class SqliteStore:
             rolled_up += done
             if done < _rows.COMPACT_CHUNK_ROWS:
                 break
-        return Compaction(rolled_up=rolled_up, aggregates_deleted=await self._run(finish))
+        aggregates, events = await self._run(finish)
+        return Compaction(rolled_up=rolled_up, aggregates_deleted=aggregates, events_deleted=events)
 
     async def close(self) -> None:
         """Close the connection and stop the worker thread. Closing twice is harmless."""

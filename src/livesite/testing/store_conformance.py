@@ -245,6 +245,9 @@ async def check_uptime_and_compaction(store: Store) -> None:
     _expect(
         pruned.rolled_up == 0 and pruned.aggregates_deleted == 2, f"old aggregates must be deleted: {pruned}"
     )
+    # ...and so do state changes older than that (check_events stored one for "web" at BASE + 10 s).
+    _expect(pruned.events_deleted == 1, f"old state changes must be deleted: {pruned}")
+    _expect(len(await store.events("web")) == 2, "the newer state changes must stay")
     left = await store.uptime("web", None, BASE)
     _expect(left.total == 40, f"uptime after dropping minute 0 must count 40, got {left.total}")
 
