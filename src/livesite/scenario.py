@@ -24,11 +24,11 @@ from livesite.config import Config, load
 from livesite.config.models import StoreSettings
 from livesite.demo import control
 from livesite.monitor import Monitor, plan, run_once
-from livesite.monitor.serve import serve
 from livesite.results import Result
 from livesite.states import CheckState, StateChange
 from livesite.store import open_store
 from livesite.store.base import Uptime
+from livesite.web.serve import serve
 
 
 class Reporter(Protocol):

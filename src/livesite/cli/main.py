@@ -139,8 +139,8 @@ def monitor(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, run nothing.")] = False,
 ) -> None:
     """Run checks continuously: store results, serve /metrics and a live status, until SIGTERM or Ctrl-C."""
-    from livesite.monitor.serve import serve
     from livesite.store import open_store
+    from livesite.web.serve import serve
 
     loaded = _load(config)
     runs = plan(loaded, check or (), zone or ())

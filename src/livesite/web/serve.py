@@ -1,5 +1,8 @@
 """``livesite monitor``: the monitor, its store writer and its web server, until told to stop.
 
+It lives in ``web`` because it composes the monitor pillar with the web surface and the store; the
+monitor itself knows nothing of HTTP.
+
 Stopping is orderly whatever the reason (SIGTERM, SIGINT, an error): runs in flight are cancelled,
 the batch writer flushes what it holds, the store closes. A SIGKILL loses at most one flush interval.
 """
