@@ -139,7 +139,7 @@ async def test_retries_back_off_while_the_store_keeps_failing() -> None:
     await tick(clock, 0.2)
     await until(lambda: store.attempts == 1, "the first attempt")
     await tick(clock, 0.2)  # the retry now waits 0.4 s, so 0.2 s is not enough
-    await asyncio.sleep(0.01)
+    await until(lambda: clock.sleepers > 0, "the writer sleeps again")
     assert store.attempts == 1
     clock.advance(0.2)
     await until(lambda: store.attempts == 2, "the second attempt")
