@@ -122,3 +122,12 @@ def test_check_with_an_unusable_store_is_an_error_before_anything_runs(config: P
     assert done.returncode == 3
     assert "Traceback" not in done.stderr
     assert "error" in done.stderr
+
+
+def test_check_and_history_work_the_same_on_postgresql(config: Path, fresh_postgres_url: str) -> None:
+    assert livesite("check", str(config), "--store", fresh_postgres_url).returncode == 1
+    shown = livesite("history", "missing-page", "--store", fresh_postgres_url, "--json")
+    assert shown.returncode == 0, shown.stderr
+    [stored] = json.loads(shown.stdout)
+    assert stored["status"] == "failed" and stored["zone"] == "zone-b"
+    assert stored["assertions"][0]["observed"] == "404"
