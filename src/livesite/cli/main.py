@@ -90,9 +90,13 @@ def check(
     if as_json:
         print(render.results_json(results))
     else:
-        console.print(render.results_table(results))
-        for line in render.reasons(results):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if console.is_terminal:
+            console.print(render.results_table(results))
+            for line in render.reasons(results):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            for line in render.result_lines(results):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
         console.print(render.summary(results))
     if not all(r.passed for r in results):
         raise typer.Exit(1)

@@ -36,6 +36,20 @@ def results_table(results: Sequence[Result], title: str | None = None) -> Table:
     return table
 
 
+def result_lines(results: Sequence[Result]) -> list[str]:
+    """One line per run, for logs and pipes where a wrapped table is hard to read and to grep."""
+    mark = {Status.ok: "✓", Status.degraded: "~", Status.failed: "✗", Status.error: "✗"}
+    lines = []
+    for r in results:
+        code = "" if r.status_code is None else f" {r.status_code}"
+        revision = f" {r.revision}" if r.revision else ""
+        why = "" if r.status is Status.ok else f" — {r.reason()}"
+        lines.append(
+            f"{mark[r.status]} {r.check} @ {r.zone}: {r.status.value} {r.duration_seconds * 1000:.0f}ms{code}{revision}{why}"
+        )
+    return lines
+
+
 def summary(results: Sequence[Result]) -> str:
     counts = {s: sum(1 for r in results if r.status is s) for s in Status}
     parts = [f"[{STYLE[s]}]{n} {s.value}[/]" for s, n in counts.items() if n]
