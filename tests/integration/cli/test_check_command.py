@@ -51,7 +51,10 @@ def test_check_exits_0_when_every_check_passes(config: Path) -> None:
 def test_check_exits_1_and_says_why_when_a_check_fails(config: Path) -> None:
     done = livesite("check", str(config))
     assert done.returncode == 1
-    assert "expected status == 200, observed 404" in " ".join(done.stdout.split())
+    lines = done.stdout.splitlines()
+    assert "✗ missing-page @ zone-b: failed" in next(line for line in lines if "missing-page" in line)
+    assert any(line.startswith("✓ health @ zone-a: ok") and line.endswith(" 200 v7") for line in lines)
+    assert "expected status == 200, observed 404" in done.stdout
 
 
 def test_check_json_is_a_list_of_results_a_pipeline_can_read(config: Path) -> None:
