@@ -16,6 +16,12 @@ from livesite.net.errors import ProbeError
 from livesite.results import Failure, FailureKind, Result
 
 _READ_LIMIT = 64 * 1024
+_ESCAPES = {"\\r": "\r", "\\n": "\n", "\\t": "\t", "\\0": "\0", "\\\\": "\\"}
+
+
+def _escapes(text: str) -> str:
+    r"""``\r``, ``\n``, ``\t``, ``\0`` and ``\\`` as written in YAML single quotes; any other text as is (UTF-8)."""
+    return re.sub(r"\\[rnt0\\]", lambda m: _ESCAPES[m.group(0)], text)
 
 
 async def run(spec: CheckSpec, ctx: RunContext) -> Result:
@@ -41,7 +47,7 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     try:
         if spec.send is not None:
             progress.phase = "processing"
-            writer.write(spec.send.encode().decode("unicode_escape").encode("latin-1"))
+            writer.write(_escapes(spec.send).encode())
             await writer.drain()
         if spec.expect is not None:
             progress.phase = "processing"

@@ -183,6 +183,10 @@ class HttpCheck(CheckBase):
             raise ValueError(
                 f"url {v!r} must be absolute (http(s)://host/...) or a path starting with / for zones"
             )
+        if parts.username is not None:
+            raise ValueError(
+                "credentials in the url are not sent (hint: use auth: {basic: {username, password}})"
+            )
         return v
 
 

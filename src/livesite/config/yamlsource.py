@@ -21,6 +21,8 @@ Path_ = tuple[str | int, ...]
 # libyaml's parser when it is there: 10,000 checks load in about a second instead of ten.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+MAX_NODES = 2_000_000  # about 100,000 checks; far beyond any real config
+
 _VAR_RE = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -111,6 +113,13 @@ def _build(
     active: set[int],  # the collection nodes being built above this one, to catch `&a [*a]`
 ) -> object:
     src.values[path] = _pos(src.file, node)
+    if len(src.values) > MAX_NODES:
+        # Aliases can expand a small file into billions of nodes ("billion laughs"): stop early.
+        raise ConfigError.at(
+            _pos(src.file, node),
+            f"the config expands to more than {MAX_NODES:,} values",
+            hint="check for aliases (*name) that repeat large anchors; split huge configs into a directory",
+        )
     if isinstance(node, yaml.CollectionNode):
         if id(node) in active:
             raise ConfigError.at(

@@ -101,3 +101,24 @@ async def test_no_address_and_no_base_url_is_a_connect_error_that_says_so() -> N
     result = await probe(tcp(None))
     assert result.failure is not None
     assert result.failure.message == "no address given and zone 'local' has no base_url"
+
+
+async def test_send_takes_utf8_text_and_crlf_escapes() -> None:
+    import asyncio
+
+    received: list[bytes] = []
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        line = await reader.readuntil(b"\r\n")
+        received.append(line)
+        writer.write(b"ok " + line)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        result = await probe(tcp(f"127.0.0.1:{port}", send="héllo wörld\\r\\n", expect="^ok "))
+    assert result.status is Status.ok, result.reason()
+    assert received == ["héllo wörld\r\n".encode()]
