@@ -21,7 +21,7 @@ Path_ = tuple[str | int, ...]
 # libyaml's parser when it is there: 10,000 checks load in about a second instead of ten.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-MAX_NODES = 2_000_000  # about 100,000 checks; far beyond any real config
+MAX_NODES = 1_000_000  # about 50,000 checks; far beyond any real config
 
 _VAR_RE = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
