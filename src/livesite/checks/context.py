@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar, cast
 
 from livesite.checks.redact import Redactor
 from livesite.clock import Clock, SystemClock
 from livesite.config.models import CheckSpec, Defaults, TlsSettings, Zone
 from livesite.net.http1 import Connection, Progress
+
+T = TypeVar("T")
 
 
 class Resources:
@@ -21,7 +25,7 @@ class Resources:
         self._ssl: dict[tuple[object, ...], ssl.SSLContext] = {}
         self._connections: dict[tuple[str, str], Connection] = {}
         self._not_after: dict[bytes, datetime | None] = {}
-        self._redactors: dict[int, tuple[CheckSpec, Redactor]] = {}
+        self._memo: dict[tuple[int, str], tuple[CheckSpec, object]] = {}
 
     def ssl_context(self, tls: TlsSettings) -> ssl.SSLContext:
         key = (tls.verify, tls.ca_file, tls.cert_file, tls.key_file)
@@ -55,12 +59,21 @@ class Resources:
         self._connections[(check, zone)] = connection
 
     def redactor(self, spec: CheckSpec) -> Redactor:
-        """The check's redactor, built once per spec (specs live as long as the plan)."""
-        found = self._redactors.get(id(spec))
+        """The check's redactor, built once per spec."""
+        return self.memo(spec, "redactor", lambda: Redactor.for_check(spec))
+
+    def memo(self, spec: CheckSpec, what: str, make: Callable[[], T]) -> T:
+        """What depends only on a spec (and ``what`` says which zone or part), computed once.
+
+        Specs live as long as the plan; the spec itself is kept with the value, so a new spec that
+        reuses a dead one's id is never handed the dead one's value.
+        """
+        key = (id(spec), what)
+        found = self._memo.get(key)
         if found is None or found[0] is not spec:
-            found = (spec, Redactor.for_check(spec))
-            self._redactors[id(spec)] = found
-        return found[1]
+            found = (spec, make())
+            self._memo[key] = found
+        return cast(T, found[1])
 
     def cert_not_after(self, der: bytes) -> datetime | None:
         """The expiry of a DER certificate; parsed once per distinct certificate."""

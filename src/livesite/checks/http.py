@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -72,9 +73,13 @@ async def _fetch(
     method: str,
     body: bytes | None,
     headers: list[tuple[str, str]],
+    prepared: tuple[Target, bytes] | None = None,
 ) -> Response:
-    target = Target.parse(url)
-    request = build_request(method, target, headers, body, keep_alive=spec.reuse_connection)
+    if prepared is not None:
+        target, request = prepared
+    else:
+        target = Target.parse(url)
+        request = build_request(method, target, headers, body, keep_alive=spec.reuse_connection)
     kept = _kept_connection(spec, ctx, target)
     if kept is not None:
         try:
@@ -123,21 +128,41 @@ async def _send(
     return response
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """The first request of a check in a zone: the same for every run, so built once."""
+
+    url: str
+    shown: str  # the URL as Results may show it (secrets redacted)
+    body: bytes | None
+    headers: list[tuple[str, str]]
+    target: Target
+    request: bytes
+
+
+def _prepare(spec: HttpCheck, ctx: RunContext) -> _Prepared:
+    url = resolve_url(spec.url, ctx.zone)
+    body, content_type = _request_body(spec)
+    headers = _headers(spec, ctx, content_type)
+    target = Target.parse(url)
+    request = build_request(spec.method, target, headers, body, keep_alive=spec.reuse_connection)
+    return _Prepared(url, ctx.resources.redactor(spec).url(url), body, headers, target, request)
+
+
 async def run(spec: CheckSpec, ctx: RunContext) -> Result:
     assert isinstance(spec, HttpCheck)
     started_at = ctx.now()
     t0 = time.perf_counter()
     redactor = ctx.resources.redactor(spec)
-    url = resolve_url(spec.url, ctx.zone)
-    ctx.target = redactor.url(url)
-    method = spec.method
-    body, content_type = _request_body(spec)
-    headers = _headers(spec, ctx, content_type)
+    first = ctx.resources.memo(spec, f"http:{ctx.zone.name}", lambda: _prepare(spec, ctx))
+    url, body, headers, method = first.url, first.body, first.headers, spec.method
+    ctx.target = first.shown
     chain: list[str] = []
     seen = {url}
     while True:
         try:
-            response = await _fetch(spec, ctx, url, method, body, headers)
+            prepared = (first.target, first.request) if not chain else None
+            response = await _fetch(spec, ctx, url, method, body, headers, prepared)
         except ProbeError as e:
             return _result(
                 spec, ctx, started_at, t0, redactor, url, chain, None, Failure(kind=e.kind, message=e.message)
