@@ -67,3 +67,29 @@ def test_livesite_demo_runs_to_completion_from_the_command_line(tmp_path: Path) 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "demo passed" in done.stdout
     assert "Everything it started is stopped" in done.stdout
+
+
+def test_ctrl_c_during_the_scenario_stops_everything_it_started(tmp_path: Path) -> None:
+    import signal
+
+    where = tmp_path / "s"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livesite.cli.main", "demo", "--scenario-dir", str(where)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell may hand it down ignored
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait for the monitoring part, whatever the machine's speed
+        if "Monitoring it continuously" in line:
+            break
+    state = read_state(where)
+    assert state is not None
+    pids = [c.pid for c in state.components]
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert read_state(where) is None
+    assert not any(psutil.pid_exists(pid) and _ours(pid) for pid in pids)

@@ -36,6 +36,10 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 def _run(work: Coroutine[object, object, T]) -> T:
     try:
         return asyncio.run(work)
+    except KeyboardInterrupt:
+        # asyncio.run has cancelled the work and run its cleanup (the scenario stops its demo) by now.
+        errors.print("interrupted")
+        raise typer.Exit(130) from None
     except demo.DemoError as exc:
         errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
         if exc.hint:
