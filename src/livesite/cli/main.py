@@ -90,16 +90,21 @@ def check(
     if as_json:
         print(render.results_json(results))
     else:
-        if console.is_terminal:
-            console.print(render.results_table(results))
-            for line in render.reasons(results):
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
-        else:
-            for line in render.result_lines(results):
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
+        _print_results(results)
         console.print(render.summary(results))
     if not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+def _print_results(results: list[Result], title: str | None = None) -> None:
+    """A table on a terminal; one line per run in logs and pipes, where tables wrap."""
+    if console.is_terminal:
+        console.print(render.results_table(results, title=title))
+        lines = render.reasons(results)
+    else:
+        lines = ([title] if title else []) + render.result_lines(results)
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 class _Progress:
@@ -239,7 +244,7 @@ def history(
     if not found:
         errors.print(f"no results for check {check_name!r} in {url}")
         raise typer.Exit(1)
-    console.print(render.results_table(found, title=f"{check_name}: last {len(found)} results"))
+    _print_results(found, title=f"{check_name}: last {len(found)} results")
     for label, uptime in windows:
         render.uptime_line(console, label, uptime)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -140,14 +139,15 @@ def test_a_stop_signal_stops_the_monitor_cleanly_and_keeps_every_result(
     assert history.returncode == 0, history.stderr
     shown = json.loads(history.stdout)
     assert shown and all(r["check"] == "broken" and r["status"] == "failed" for r in shown)
-    table = subprocess.run(
+    lines = subprocess.run(
         [sys.executable, "-m", "livesite.cli.main", "history", "broken", "--store", f"sqlite:///{db}"],
         capture_output=True,
         text=True,
         timeout=30,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert "uptime 24h: 0.000% of" in table.stdout
+    ).stdout.splitlines()
+    assert lines[0].startswith("broken: last ")
+    assert lines[1].startswith("✗ broken @ zone-a: failed") and "observed 404" in lines[1]
+    assert any(line.startswith("uptime 24h: 0.000% of ") for line in lines)
 
 
 def test_the_monitor_refuses_a_busy_listen_address_with_a_clear_error(tmp_path: Path, site: str) -> None:
