@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -39,6 +39,7 @@ class Reporter(Protocol):
     def results(self, title: str, results: list[Result]) -> None: ...
     def change(self, change: StateChange) -> None: ...
     def note(self, text: str) -> None: ...
+    def summary(self, summary: Summary) -> None: ...
 
 
 @dataclass
@@ -103,6 +104,15 @@ def _scenario_config(state: demo.DemoState, work: Path) -> Config:
     return config.model_copy(update={"defaults": defaults, "store": store, "monitor": monitor})
 
 
+async def _uptime(config: Config, monitor: Monitor) -> dict[tuple[str, str], Uptime]:
+    reader = await open_store(config.store.url)
+    try:
+        since = datetime.now(tz=UTC) - timedelta(hours=1)
+        return {job.key: await reader.uptime(job.key[0], job.key[1], since) for job in monitor.plan.jobs}
+    finally:
+        await reader.close()
+
+
 def _all(check: str, state: CheckState) -> Callable[[dict[tuple[str, str], CheckState]], bool]:
     return lambda states: (
         any(k[0] == check for k in states) and all(v is state for k, v in states.items() if k[0] == check)
@@ -114,9 +124,17 @@ def _any(check: str, zone: str, state: CheckState) -> Callable[[dict[tuple[str, 
 
 
 async def run(
-    state_dir: Path, reporter: Reporter, *, keep: bool = False, customers_per_second: float = 2.0
+    state_dir: Path,
+    reporter: Reporter,
+    *,
+    keep: bool = False,
+    keep_watching: Callable[[], Awaitable[None]] | None = None,
+    customers_per_second: float = 2.0,
 ) -> Summary:
     """Run the whole story. The demo is stopped at the end unless ``keep``; it is always stopped on error.
+
+    With ``keep`` and ``keep_watching``, the monitor (and its status page) keeps running after the
+    summary until ``keep_watching()`` returns (the CLI waits for Ctrl-C); the demo outlives it.
 
     Raises:
         DemoError: the demo production could not start.
@@ -175,31 +193,33 @@ async def run(
                 state = await control.deploy(state, shop.name, defects=[])
             fixed = await watch.until(_any("revision", "zone-a", CheckState.up), timeout=30)
             caught["slow zone seen as degraded, and its recovery seen"] = slow and fixed
+
+            async def summarize() -> Summary:
+                return Summary(
+                    demo_state=state,
+                    first_round=first,
+                    changes=list(watch.changes),
+                    caught=caught,
+                    uptime=await _uptime(config, monitor),
+                    runs=monitor.scheduler.started,
+                    store_url=config.store.url,
+                    monitor_url=url,
+                    kept=keep,
+                    seconds=time.monotonic() - t0,
+                    final_states=dict(watch.states),
+                )
+
+            if keep and keep_watching is not None:
+                summary = await summarize()
+                reporter.summary(summary)
+                await keep_watching()
+                return summary
         finally:
             stop.set()
             monitor = await monitoring
-
-        reader = await open_store(config.store.url)
-        try:
-            since = datetime.now(tz=UTC) - timedelta(hours=1)
-            uptime = {
-                job.key: await reader.uptime(job.key[0], job.key[1], since) for job in monitor.plan.jobs
-            }
-        finally:
-            await reader.close()
-        return Summary(
-            demo_state=state,
-            first_round=first,
-            changes=watch.changes,
-            caught=caught,
-            uptime=uptime,
-            runs=monitor.scheduler.started,
-            store_url=config.store.url,
-            monitor_url=url,
-            kept=keep,
-            seconds=time.monotonic() - t0,
-            final_states=dict(watch.states),
-        )
+        summary = await summarize()  # after the monitor stopped: every run is in the store
+        reporter.summary(summary)
+        return summary
     finally:
         if not keep:
             with contextlib.suppress(demo.DemoError):

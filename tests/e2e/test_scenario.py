@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ class Recorder:
         self.steps: list[str] = []
         self.changes: list[StateChange] = []
         self.pids: list[int] = []
+        self.summaries: list[scenario.Summary] = []
 
     def step(self, text: str) -> None:
         self.steps.append(text)
@@ -35,6 +37,9 @@ class Recorder:
     def note(self, text: str) -> None:
         pass
 
+    def summary(self, summary: scenario.Summary) -> None:
+        self.summaries.append(summary)
+
 
 async def test_the_scenario_catches_both_acts_and_stops_everything(tmp_path: Path) -> None:
     recorder = Recorder()
@@ -48,6 +53,7 @@ async def test_the_scenario_catches_both_acts_and_stops_everything(tmp_path: Pat
     assert sum(u.total for u in summary.uptime.values()) == summary.runs
     assert recorder.pids and not any(psutil.pid_exists(pid) and _ours(pid) for pid in recorder.pids)
     assert read_state(tmp_path / "scenario") is None
+    assert recorder.summaries == [summary]
 
 
 def _ours(pid: int) -> bool:
@@ -93,3 +99,47 @@ def test_ctrl_c_during_the_scenario_stops_everything_it_started(tmp_path: Path) 
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert read_state(where) is None
     assert not any(psutil.pid_exists(pid) and _ours(pid) for pid in pids)
+
+
+def test_keep_leaves_the_shop_and_its_status_page_up_until_ctrl_c_then_only_the_shop(tmp_path: Path) -> None:
+    import json
+    import re
+    import signal
+    import urllib.request
+
+    where = tmp_path / "s"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livesite.cli.main", "demo", "--keep", "--scenario-dir", str(where)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stdout is not None
+    url = None
+    for line in proc.stdout:
+        found = re.search(r"status page at (http://127\.0\.0\.1:\d+) until Ctrl-C", line)
+        if found:
+            url = found.group(1)
+            break
+    assert url is not None, "the summary never named the live status page"
+    try:
+        with urllib.request.urlopen(f"{url}/api/status", timeout=5) as response:
+            statuses = json.load(response)
+        assert {s["check"] for s in statuses} >= {"health", "partner-health"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Monitor stopped. The demo keeps running" in out
+    state = read_state(where)
+    assert state is not None and all(psutil.pid_exists(c.pid) for c in state.components)
+    done = subprocess.run(
+        [sys.executable, "-m", "livesite.cli.main", "demo", "down", "--state-dir", str(where)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not any(psutil.pid_exists(c.pid) and _ours(c.pid) for c in state.components)

@@ -64,12 +64,15 @@ def scenario(
     """Start the demo, check it, break it on purpose and watch livesite catch it; then clean up."""
     if ctx.invoked_subcommand is not None:
         return
-    from livesite.cli.scenario import RichReporter, summary
+    from livesite.cli.scenario import RichReporter, wait_for_ctrl_c
     from livesite.scenario import run as run_scenario
 
-    where = state_dir or Path(".livesite/scenario")
-    result = _run(run_scenario(where.absolute(), RichReporter(console), keep=keep))
-    summary(console, result)
+    where = (state_dir or Path(".livesite/scenario")).absolute()
+    result = _run(
+        run_scenario(where, RichReporter(console), keep=keep, keep_watching=wait_for_ctrl_c if keep else None)
+    )
+    if keep:
+        console.print(f"Monitor stopped. The demo keeps running: livesite demo down --state-dir {where}")
     if not result.passed:
         raise typer.Exit(1)
 

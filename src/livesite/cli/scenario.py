@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 
 from rich.console import Console
@@ -57,6 +59,22 @@ class RichReporter:
     def note(self, text: str) -> None:
         self.console.print(f"{self._stamp()}   {text}")
 
+    def summary(self, s: Summary) -> None:
+        summary(self.console, s)
+
+
+async def wait_for_ctrl_c() -> None:
+    """Return on Ctrl-C or SIGTERM (so the scenario can stop its monitor in order)."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
 
 def summary(console: Console, s: Summary) -> None:
     table = Table(title="what livesite caught")
@@ -77,13 +95,14 @@ def summary(console: Console, s: Summary) -> None:
     console.print(f"{verdict} in {s.seconds:.0f}s; {len(s.changes)} state changes recorded.")
     if s.kept:
         console.print(
-            f"The demo production is still running (zone-a {s.demo_state.zone_url('zone-a')}). Try:\n"
+            f"The demo production keeps running (zone-a {s.demo_state.zone_url('zone-a')}), and the monitor keeps "
+            f"watching it: status page at {s.monitor_url} until Ctrl-C. Then:\n"
             f'  eval "$(livesite demo env --state-dir {s.demo_state.state_dir})"\n'
             "  livesite monitor examples/demo-checks.yaml   # status page at http://127.0.0.1:9109\n"
             f"  livesite demo down --state-dir {s.demo_state.state_dir}"
         )
     else:
         console.print(
-            "Everything it started is stopped. Run `livesite demo --keep` to leave the shop running, "
-            "or `livesite demo up` to start it by hand."
+            "Everything it started is stopped. Run `livesite demo --keep` to leave the shop running with its "
+            "status page, or `livesite demo up` to start the shop by hand."
         )
