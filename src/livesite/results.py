@@ -8,7 +8,7 @@ value actually observed, every retry attempt. Secrets are redacted before a Resu
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -148,10 +148,6 @@ class Result(_Record):
         if over:
             return "; ".join(a.describe() for a in over)
         return self.status.value
-
-
-def utcnow_from(epoch_seconds: float) -> datetime:
-    return datetime.fromtimestamp(epoch_seconds, tz=UTC)
 
 
 def status_for(failure: Failure) -> Status:

@@ -78,7 +78,6 @@ class _Exchange(asyncio.Protocol):
         self.headers_done = False
         self.complete = False
         self.keep_alive = False
-        self.sent_at = 0.0
         self.first_byte_at = 0.0
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost = False

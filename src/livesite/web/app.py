@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from livesite.errors import LivesiteError, UsageError
+from livesite.errors import LivesiteError
 from livesite.monitor.service import Monitor
 from livesite.store.base import ResultReader
 from livesite.web.api import metrics, results, status
@@ -16,10 +16,6 @@ from livesite.web.api import metrics, results, status
 def _shape(error: str, status: int, hint: str | None) -> JSONResponse:
     """Every error of the API looks the same: {"error", "status", "hint"}."""
     return JSONResponse({"error": error, "status": status, "hint": hint}, status_code=status)
-
-
-class NotFound(UsageError):
-    """A named check or result does not exist."""
 
 
 def create_app(monitor: Monitor | None, store: ResultReader | None) -> FastAPI:
@@ -32,7 +28,7 @@ def create_app(monitor: Monitor | None, store: ResultReader | None) -> FastAPI:
 
     @app.exception_handler(LivesiteError)
     async def _error(_: Request, exc: LivesiteError) -> JSONResponse:
-        code = 404 if isinstance(exc, NotFound) else 400 if exc.exit_code == 2 else 500
+        code = 400 if exc.exit_code == 2 else 500
         return _shape(exc.message, code, exc.hint)
 
     @app.exception_handler(StarletteHTTPException)
