@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from pydantic_core import PydanticSerializationError
@@ -16,7 +16,7 @@ from pydantic_core import PydanticSerializationError
 from livesite.errors import StoreError
 from livesite.results import Result
 from livesite.states import StateChange
-from livesite.store.base import Uptime
+from livesite.store.base import Compaction, ResultQuery, Uptime
 
 SCHEMA_VERSION = 1
 MINUTE_SECONDS = 60
@@ -135,3 +135,38 @@ def newer_schema(found: int, where: str) -> StoreError:
         f"{where} has schema version {found}, but this livesite understands up to {SCHEMA_VERSION}",
         hint="it was written by a newer livesite: upgrade livesite, or point it at another store",
     )
+
+
+def where(query: ResultQuery, placeholder: Callable[[int], str]) -> tuple[str, list[object]]:
+    """The WHERE clause of a results query and its parameters; ``placeholder(n)`` spells the n-th
+    parameter (``?`` for SQLite, ``$n`` for PostgreSQL)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    for column, op, value in (
+        ("check_name", "=", query.check),
+        ("zone", "=", query.zone),
+        ("started_at", ">=", None if query.since is None else epoch(query.since)),
+        ("started_at", "<", None if query.until is None else epoch(query.until)),
+    ):
+        if value is not None:
+            params.append(value)
+            clauses.append(f"{column} {op} {placeholder(len(params))}")
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+async def compact_in_chunks(
+    chunk: Callable[[], Awaitable[int]], finish: Callable[[], Awaitable[tuple[int, int]]]
+) -> Compaction:
+    """Fold chunk after chunk until one comes back short, then drop old aggregates and events.
+
+    ``chunk`` folds and deletes at most COMPACT_CHUNK_ROWS raw results and says how many;
+    ``finish`` returns (aggregates deleted, events deleted).
+    """
+    rolled_up = 0
+    while True:
+        done = await chunk()
+        rolled_up += done
+        if done < COMPACT_CHUNK_ROWS:
+            break
+    aggregates, events = await finish()
+    return Compaction(rolled_up=rolled_up, aggregates_deleted=aggregates, events_deleted=events)

@@ -199,18 +199,7 @@ class PostgresStore:
 
     async def results(self, query: ResultQuery) -> list[Result]:
         """Results matching ``query``, newest first; ``since`` is inclusive, ``until`` exclusive."""
-        clauses: list[str] = []
-        params: list[object] = []
-        for column, op, value in (
-            ("check_name", "=", query.check),
-            ("zone", "=", query.zone),
-            ("started_at", ">=", None if query.since is None else _rows.epoch(query.since)),
-            ("started_at", "<", None if query.until is None else _rows.epoch(query.until)),
-        ):
-            if value is not None:
-                params.append(value)
-                clauses.append(f"{column} {op} ${len(params)}")
-        where = "WHERE " + " AND ".join(clauses) if clauses else ""
+        where, params = _rows.where(query, lambda n: f"${n}")
         params.append(max(query.limit, 0))
         sql = (
             f"SELECT record::text FROM livesite_results {where} "
@@ -295,14 +284,7 @@ class PostgresStore:
             events = await conn.execute("DELETE FROM livesite_events WHERE at < $1", aggregate_cutoff)
             return int(minutes.split()[-1]), int(events.split()[-1])  # "DELETE <count>"
 
-        rolled_up = 0
-        while True:
-            done = await self._run(chunk)
-            rolled_up += done
-            if done < _rows.COMPACT_CHUNK_ROWS:
-                break
-        aggregates, events = await self._run(finish)
-        return Compaction(rolled_up=rolled_up, aggregates_deleted=aggregates, events_deleted=events)
+        return await _rows.compact_in_chunks(lambda: self._run(chunk), lambda: self._run(finish))
 
     async def close(self) -> None:
         """Close the pool, waiting for queries in flight. Closing twice is harmless."""

@@ -179,7 +179,7 @@ class SqliteStore:
 
     async def results(self, query: ResultQuery) -> list[Result]:
         """Results matching ``query``, newest first; ``since`` is inclusive, ``until`` exclusive."""
-        where, params = _where(query)
+        where, params = _rows.where(query, lambda _: "?")
         sql = f"SELECT record FROM results {where} ORDER BY started_at DESC, seq DESC LIMIT ?"
 
         def job(db: sqlite3.Connection) -> list[str]:
@@ -257,14 +257,7 @@ class SqliteStore:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             return deleted, events
 
-        rolled_up = 0
-        while True:
-            done = await self._run(chunk)
-            rolled_up += done
-            if done < _rows.COMPACT_CHUNK_ROWS:
-                break
-        aggregates, events = await self._run(finish)
-        return Compaction(rolled_up=rolled_up, aggregates_deleted=aggregates, events_deleted=events)
+        return await _rows.compact_in_chunks(lambda: self._run(chunk), lambda: self._run(finish))
 
     async def close(self) -> None:
         """Close the connection and stop the worker thread. Closing twice is harmless."""
@@ -273,21 +266,6 @@ class SqliteStore:
         self._closed = True
         await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
         self._executor.shutdown(wait=True)
-
-
-def _where(query: ResultQuery) -> tuple[str, tuple[object, ...]]:
-    clauses: list[str] = []
-    params: list[object] = []
-    for clause, value in (
-        ("check_name = ?", query.check),
-        ("zone = ?", query.zone),
-        ("started_at >= ?", None if query.since is None else _rows.epoch(query.since)),
-        ("started_at < ?", None if query.until is None else _rows.epoch(query.until)),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
