@@ -64,7 +64,8 @@ def scenario(
     """Start the demo, check it, break it on purpose and watch livesite catch it; then clean up."""
     if ctx.invoked_subcommand is not None:
         return
-    from livesite.cli.scenario import RichReporter, wait_for_ctrl_c
+    from livesite.cli.scenario import RichReporter
+    from livesite.cli.signals import wait_for_ctrl_c
     from livesite.scenario import run as run_scenario
 
     where = (state_dir or Path(".livesite/scenario")).absolute()

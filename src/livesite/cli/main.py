@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,9 +20,10 @@ from typer._click.exceptions import ClickException
 from livesite import runtime
 from livesite.cli import render
 from livesite.cli.demo import app as demo_app
+from livesite.cli.signals import stop_on_signals
 from livesite.config import Config, load
 from livesite.errors import LivesiteError
-from livesite.monitor import Monitor, plan, run_once
+from livesite.monitor import Monitor, Plan, plan, run_once
 from livesite.results import Result
 
 app = typer.Typer(
@@ -41,14 +41,25 @@ Checks = Annotated[list[str] | None, typer.Option("--check", "-c", help="Only th
 Zones = Annotated[list[str] | None, typer.Option("--zone", "-z", help="Only this zone (repeatable).")]
 
 
-def _load(path: Path) -> Config:
-    return load(path)
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan, run nothing.")]
+
+
+def _planned(
+    config: Path, checks: list[str] | None, zones: list[str] | None, dry_run: bool
+) -> tuple[Config, Plan] | None:
+    """Load and plan; with ``dry_run``, print the plan and return None (nothing is to run)."""
+    loaded = load(config)
+    runs = plan(loaded, checks or (), zones or ())
+    if dry_run:
+        console.print(render.plan_table(runs))
+        return None
+    return loaded, runs
 
 
 @app.command()
 def validate(config: ConfigPath) -> None:
     """Check a config without running anything. Exits 0 when valid, 2 otherwise."""
-    loaded = _load(config)
+    loaded = load(config)
     runs = plan(loaded)
     console.print(
         f"[green]ok[/]: {len(loaded.checks)} checks, {len(loaded.zone_names())} zones, {len(runs.jobs)} runs per round"
@@ -62,18 +73,17 @@ def check(
     zone: Zones = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print Results as JSON.")] = False,
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would run, run nothing.")] = False,
+    dry_run: DryRun = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 50,
     store: Annotated[
         str | None, typer.Option(help="Also keep the Results in this store (e.g. the config's store.url).")
     ] = None,
 ) -> None:
     """Run checks once and exit 0 when all pass, 1 when any fails: a gate for deploy pipelines."""
-    loaded = _load(config)
-    runs = plan(loaded, check or (), zone or ())
-    if dry_run:
-        console.print(render.plan_table(runs))
+    planned = _planned(config, check, zone, dry_run)
+    if planned is None:
         return
+    loaded, runs = planned
     progress = _progress(len(runs.jobs), quiet=as_json)
     with progress:
         results = runtime.run(
@@ -145,24 +155,19 @@ def monitor(
     listen: Annotated[
         str | None, typer.Option(help="host:port for /metrics, the API and the status page.")
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, run nothing.")] = False,
+    dry_run: DryRun = False,
 ) -> None:
     """Run checks continuously: store results, serve /metrics and a live status, until SIGTERM or Ctrl-C."""
     from livesite.store import open_store
     from livesite.web.serve import serve
 
-    loaded = _load(config)
-    runs = plan(loaded, check or (), zone or ())
-    if dry_run:
-        console.print(render.plan_table(runs))
+    planned = _planned(config, check, zone, dry_run)
+    if planned is None:
         return
+    loaded, runs = planned
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
 
     async def main() -> Monitor:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         opened = await open_store(store or loaded.store.url, base_dir=loaded.base_dir)
         live = _LiveStatus(enabled=console.is_terminal)
 
@@ -171,7 +176,8 @@ def monitor(
             live.start(m)
 
         try:
-            return await serve(loaded, runs, opened, stop, listen=listen, on_ready=ready)
+            with stop_on_signals() as stop:
+                return await serve(loaded, runs, opened, stop, listen=listen, on_ready=ready)
         finally:
             live.stop()
 
@@ -220,7 +226,7 @@ def history(
     from livesite.store import open_store
     from livesite.store.base import ResultQuery, Uptime
 
-    loaded = _load(config) if config is not None else None
+    loaded = load(config) if config is not None else None
     url = store or (loaded.store.url if loaded else "sqlite:///livesite.db")
     base_dir = loaded.base_dir if loaded else Path(".")
 

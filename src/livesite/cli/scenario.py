@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import time
 
 from rich.console import Console
@@ -61,19 +59,6 @@ class RichReporter:
 
     def summary(self, s: Summary) -> None:
         summary(self.console, s)
-
-
-async def wait_for_ctrl_c() -> None:
-    """Return on Ctrl-C or SIGTERM (so the scenario can stop its monitor in order)."""
-    loop = asyncio.get_running_loop()
-    stopped = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopped.set)
-    try:
-        await stopped.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 def summary(console: Console, s: Summary) -> None:
