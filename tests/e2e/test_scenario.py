@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
 
+from cli_runner import livesite, start_livesite
 from livesite import scenario
 from livesite.demo import DemoState, read_state
 from livesite.results import Result
@@ -64,12 +64,7 @@ def _ours(pid: int) -> bool:
 
 
 def test_livesite_demo_runs_to_completion_from_the_command_line(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "livesite.cli.main", "demo", "--scenario-dir", str(tmp_path / "s")],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = livesite("demo", "--scenario-dir", str(tmp_path / "s"), timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "demo passed" in done.stdout
     assert "Everything it started is stopped" in done.stdout
@@ -79,11 +74,12 @@ def test_ctrl_c_during_the_scenario_stops_everything_it_started(tmp_path: Path) 
     import signal
 
     where = tmp_path / "s"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livesite.cli.main", "demo", "--scenario-dir", str(where)],
+    proc = start_livesite(
+        "demo",
+        "--scenario-dir",
+        str(where),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell may hand it down ignored
     )
     assert proc.stdout is not None
@@ -108,11 +104,13 @@ def test_keep_leaves_the_shop_and_its_status_page_up_until_ctrl_c_then_only_the_
     import urllib.request
 
     where = tmp_path / "s"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livesite.cli.main", "demo", "--keep", "--scenario-dir", str(where)],
+    proc = start_livesite(
+        "demo",
+        "--keep",
+        "--scenario-dir",
+        str(where),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         env={**os.environ, "COLUMNS": "300"},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -135,11 +133,6 @@ def test_keep_leaves_the_shop_and_its_status_page_up_until_ctrl_c_then_only_the_
     assert "Monitor stopped. The demo keeps running" in out
     state = read_state(where)
     assert state is not None and all(psutil.pid_exists(c.pid) for c in state.components)
-    done = subprocess.run(
-        [sys.executable, "-m", "livesite.cli.main", "demo", "down", "--state-dir", str(where)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = livesite("demo", "down", "--state-dir", str(where))
     assert done.returncode == 0, done.stderr
     assert not any(psutil.pid_exists(c.pid) and _ours(c.pid) for c in state.components)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cli_runner import start_livesite
 from demo_plugin import DemoFactory, run_sync
 from livesite.demo import DemoState, control
 from prom_plugin import free_port
@@ -27,18 +27,13 @@ def watched_demo(fresh_demo: DemoFactory, tmp_path: Path) -> Iterator[tuple[Demo
     text = (EXAMPLES / "demo-checks.yaml").read_text().replace("interval: 15s", "interval: 1s")
     config.write_text(text.replace("failure_threshold: 2", "failure_threshold: 1"))
     listen = f"127.0.0.1:{free_port()}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "livesite.cli.main",
-            "monitor",
-            str(config),
-            "--listen",
-            listen,
-            "--store",
-            f"sqlite:///{tmp_path / 'r.db'}",
-        ],
+    proc = start_livesite(
+        "monitor",
+        str(config),
+        "--listen",
+        listen,
+        "--store",
+        f"sqlite:///{tmp_path / 'r.db'}",
         env={**os.environ, **state.env()},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -48,7 +43,7 @@ def watched_demo(fresh_demo: DemoFactory, tmp_path: Path) -> Iterator[tuple[Demo
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
-        assert proc.returncode == 0, stderr.decode()[-2000:]
+        assert proc.returncode == 0, stderr[-2000:]
 
 
 def wait_for_state(

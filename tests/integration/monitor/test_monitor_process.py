@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import livesite, start_livesite
 from livesite import runtime
 from livesite.store import open_store
 from livesite.store.base import ResultQuery
@@ -56,13 +56,11 @@ def poll(fetch: Callable[[], object], until: Callable[[object], bool], timeout_s
 
 
 @pytest.fixture
-def monitor_process(tmp_path: Path, site: str) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+def monitor_process(tmp_path: Path, site: str) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     config = write_config(tmp_path, site)
     listen = f"127.0.0.1:{free_port()}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livesite.cli.main", "monitor", str(config), "--listen", listen],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_livesite(
+        "monitor", str(config), "--listen", listen, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     yield proc, f"http://{listen}", tmp_path / "results.db"
     if proc.poll() is None:
@@ -76,7 +74,7 @@ def get_json(url: str) -> object:
 
 
 def test_prometheus_scrapes_the_monitor_with_blackbox_names(
-    monitor_process: tuple[subprocess.Popen[bytes], str, Path], prometheus_for: Callable[[str], Prometheus]
+    monitor_process: tuple[subprocess.Popen[str], str, Path], prometheus_for: Callable[[str], Prometheus]
 ) -> None:
     _, url, _ = monitor_process
     poll(lambda: get_json(f"{url}/api/status"), lambda s: all(x["last"] for x in s))  # type: ignore[attr-defined]
@@ -98,15 +96,15 @@ def test_prometheus_scrapes_the_monitor_with_blackbox_names(
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stop_signal_stops_the_monitor_cleanly_and_keeps_every_result(
-    monitor_process: tuple[subprocess.Popen[bytes], str, Path], stop_signal: signal.Signals
+    monitor_process: tuple[subprocess.Popen[str], str, Path], stop_signal: signal.Signals
 ) -> None:
     proc, url, db = monitor_process
     poll(lambda: get_json(f"{url}/api/results?check=health&limit=1000"), lambda r: len(r) >= 4)  # type: ignore[arg-type]
     proc.send_signal(stop_signal)
     _, stderr = proc.communicate(timeout=15)
-    assert proc.returncode == 0, stderr.decode()
-    assert b"Traceback" not in stderr
-    ran = int(stderr.decode().rsplit("stopped after ", 1)[1].split()[0])
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    ran = int(stderr.rsplit("stopped after ", 1)[1].split()[0])
 
     async def count() -> tuple[int, int]:
         store = await open_store(f"sqlite:///{db}")
@@ -121,30 +119,11 @@ def test_a_stop_signal_stops_the_monitor_cleanly_and_keeps_every_result(
     assert stored == ran
     assert events >= 3  # health up in two zones, broken down in zone-a
 
-    history = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "livesite.cli.main",
-            "history",
-            "broken",
-            "--store",
-            f"sqlite:///{db}",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    history = livesite("history", "broken", "--store", f"sqlite:///{db}", "--json")
     assert history.returncode == 0, history.stderr
     shown = json.loads(history.stdout)
     assert shown and all(r["check"] == "broken" and r["status"] == "failed" for r in shown)
-    lines = subprocess.run(
-        [sys.executable, "-m", "livesite.cli.main", "history", "broken", "--store", f"sqlite:///{db}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout.splitlines()
+    lines = livesite("history", "broken", "--store", f"sqlite:///{db}").stdout.splitlines()
     assert lines[0].startswith("broken: last ")
     assert lines[1].startswith("✗ broken @ zone-a: failed") and "observed 404" in lines[1]
     assert any(line.startswith("uptime 24h: 0.000% of ") for line in lines)
@@ -158,19 +137,7 @@ def test_the_monitor_refuses_a_busy_listen_address_with_a_clear_error(tmp_path: 
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "livesite.cli.main",
-                "monitor",
-                str(config),
-                "--listen",
-                f"127.0.0.1:{port}",
-            ],
-            capture_output=True,
-            timeout=30,
-        )
+        done = livesite("monitor", str(config), "--listen", f"127.0.0.1:{port}")
     assert done.returncode == 2
-    assert b"cannot listen on" in done.stderr
-    assert b"Traceback" not in done.stderr
+    assert "cannot listen on" in done.stderr
+    assert "Traceback" not in done.stderr
