@@ -7,6 +7,7 @@ down; ``success_threshold`` passes in a row bring it back (Gatus's 3 / 2 are the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from livesite.results import Result, Status
 from livesite.states import CheckState, StateChange
@@ -17,6 +18,7 @@ class Track:
     state: CheckState = CheckState.unknown
     failures: int = 0  # in a row
     passes: int = 0  # in a row
+    since: datetime | None = None  # when the current state began
 
 
 def observe(
@@ -37,6 +39,7 @@ def observe(
             track.state = CheckState.down
     if track.state is before:
         return None
+    track.since = result.started_at
     return StateChange(
         check=result.check,
         zone=result.zone,

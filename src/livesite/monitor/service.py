@@ -70,7 +70,6 @@ class Monitor:
             for zone in config.zone_names()
         }
         self.tracks: dict[tuple[str, str], Track] = {job.key: Track() for job in plan.jobs}
-        self.since: dict[tuple[str, str], datetime] = {}
         self.last: dict[tuple[str, str], Result] = {}
         self.totals: Counter[tuple[str, str, str]] = Counter()
         self.scheduler = Scheduler(
@@ -103,7 +102,6 @@ class Monitor:
         self.totals[(key[0], key[1], result.status.value)] += 1
         change = observe(self.tracks[key], result, job.failure_threshold, job.success_threshold)
         if change is not None:
-            self.since[key] = change.at
             log.info(
                 "%s in %s: %s → %s (%s)",
                 change.check,
@@ -127,7 +125,7 @@ class Monitor:
                 check=key[0],
                 zone=key[1],
                 state=track.state,
-                since=self.since.get(key),
+                since=track.since,
                 last=self.last.get(key),
             )
             for key, track in sorted(self.tracks.items())

@@ -67,3 +67,15 @@ def test_state_changes_carry_the_reason_from_the_result() -> None:
     assert changes[1] is not None
     assert changes[1].current is CheckState.down
     assert changes[1].reason == "http: boom"
+
+
+def test_the_track_remembers_when_its_state_began_not_when_it_was_last_seen() -> None:
+    from datetime import timedelta
+
+    track = Track()
+    first = result(Status.ok)
+    observe(track, first, 3, 2)
+    later = first.model_copy(update={"started_at": first.started_at + timedelta(minutes=5)})
+    observe(track, later, 3, 2)
+    assert track.state is CheckState.up
+    assert track.since == first.started_at
