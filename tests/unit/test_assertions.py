@@ -463,3 +463,12 @@ def test_evaluate_never_raises_on_any_parsed_rule_and_any_body(text: str, doc: o
     for body in (json.dumps(doc).encode(), raw):
         outcome = evaluate([rule], seen(body=body, headers={"age": "nan"}))[0]
         assert isinstance(outcome.passed, bool)
+
+
+def test_a_regex_python_only_warns_about_still_loads() -> None:
+    # Hypothesis found this: Python compiles '[[a]' with a FutureWarning ("possible nested set"),
+    # which escaped parse() as an exception wherever warnings are errors.
+    rule = parse('body matches "[[a]"')
+    assert evaluate([rule], Observation(body=b"x[y"))[0].passed
+    with pytest.raises(AssertionSyntaxError, match="unterminated character set"):
+        parse("status !matches [[")

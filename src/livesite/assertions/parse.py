@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 from livesite.assertions.language import (
     ORDER,
@@ -140,7 +141,11 @@ def _parse_operand(text: str, subject: Subject, op: Op, expr: str) -> Operand:
     if op in (Op.matches, Op.not_matches):
         pattern = _unquote(text)
         try:
-            return Operand(text, text=pattern, regex=re.compile(pattern))
+            with warnings.catch_warnings():
+                # "Possible nested set" and friends: Python's hints about patterns that may change
+                # meaning in a future release. The pattern is valid today; a warning must not stop a load.
+                warnings.simplefilter("ignore", FutureWarning)
+                return Operand(text, text=pattern, regex=re.compile(pattern))
         except re.error as e:
             raise AssertionSyntaxError(f"bad regular expression {pattern!r}: {e}") from None
         except (RecursionError, OverflowError):

@@ -267,7 +267,7 @@ class PostgresStore:
         self, now: datetime, raw_retention_seconds: float, aggregate_retention_seconds: float
     ) -> Compaction:
         """Fold raw results older than the raw retention into per-minute aggregates and delete them;
-        delete aggregates older than the aggregate retention.
+        delete aggregates and state changes older than the aggregate retention.
 
         Each chunk is folded and deleted in one statement, so running it again, concurrently or
         after a crash never counts a result twice.

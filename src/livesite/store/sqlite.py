@@ -233,7 +233,7 @@ class SqliteStore:
         self, now: datetime, raw_retention_seconds: float, aggregate_retention_seconds: float
     ) -> Compaction:
         """Fold raw results older than the raw retention into per-minute aggregates and delete them;
-        delete aggregates older than the aggregate retention.
+        delete aggregates and state changes older than the aggregate retention.
 
         Works in chunks of a few ten thousand rows, one transaction each, so writers queued on the
         same thread get their turn in between. Running it again, or after a crash, is safe: a
