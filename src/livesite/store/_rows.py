@@ -18,7 +18,7 @@ from livesite.results import Result
 from livesite.states import StateChange
 from livesite.store.base import Compaction, ResultQuery, Uptime
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MINUTE_SECONDS = 60
 COMPACT_CHUNK_ROWS = 50_000  # rows folded per transaction, so writers are never locked out for long
 

@@ -65,6 +65,13 @@ _MIGRATIONS: dict[int, str] = {
         );
         CREATE INDEX livesite_minutes_minute ON livesite_minutes (minute);
     """,
+    # (check, zone, at) names a state change: a retried event batch is stored once (see sqlite.py).
+    2: """
+        DELETE FROM livesite_events WHERE seq NOT IN (
+            SELECT min(seq) FROM livesite_events GROUP BY check_name, zone, at
+        );
+        CREATE UNIQUE INDEX livesite_events_once ON livesite_events (check_name, zone, at);
+    """,
 }
 
 # One round trip per batch: columns travel as arrays and are unnested server-side.
@@ -82,6 +89,7 @@ _INSERT_EVENTS = """
     INSERT INTO livesite_events (check_name, zone, at, record)
     SELECT check_name, zone, at, record::json
     FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[]) AS batch(check_name, zone, at, record)
+    ON CONFLICT (check_name, zone, at) DO NOTHING
 """
 
 _COUNTS = """

@@ -67,6 +67,12 @@ _MIGRATIONS: dict[int, str] = {
         ) WITHOUT ROWID;
         CREATE INDEX minutes_minute ON minutes (minute);
     """,
+    # A check changes state in a zone at most once per result, so (check, zone, at) names an event:
+    # unique, a retried event batch is stored once, as results are. Duplicates already stored go first.
+    2: """
+        DELETE FROM events WHERE seq NOT IN (SELECT min(seq) FROM events GROUP BY check_name, zone, at);
+        CREATE UNIQUE INDEX events_once ON events (check_name, zone, at);
+    """,
 }
 
 _INSERT_RESULT = """
@@ -171,7 +177,7 @@ class SqliteStore:
         def job(db: sqlite3.Connection) -> None:
             with db:
                 db.executemany(
-                    "INSERT INTO events (check_name, zone, at, record) VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO events (check_name, zone, at, record) VALUES (?, ?, ?, ?)",
                     _rows.event_rows(events),
                 )
 

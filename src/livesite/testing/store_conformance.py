@@ -178,10 +178,11 @@ async def check_events(store: Store) -> None:
     api = [change("api", 100, CheckState.down)]
     await store.add_events([])
     await store.add_events(web + api)
+    await store.add_events(web[:1])  # a retried batch
     got = await store.events("web")
     _expect(
         got == sorted(web, key=lambda e: e.at, reverse=True),
-        "events(check) must return its changes, newest first",
+        "events(check) must return its changes once each, newest first",
     )
     _expect(
         await store.events(limit=2) == [web[1], api[0]], "events() must span checks, newest first, limited"

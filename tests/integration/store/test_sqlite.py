@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from livesite.errors import StoreError
 from livesite.results import Result, Status
+from livesite.states import CheckState, StateChange
 from livesite.store import ResultQuery, SqliteStore, open_store
 from livesite.testing.store_conformance import check_store, rich_result
 
@@ -46,8 +47,34 @@ async def test_the_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> 
     await (await SqliteStore.open(path)).close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
     db.close()
+
+
+async def test_a_version_1_file_is_upgraded_in_place_keeping_one_copy_of_each_event(
+    tmp_path: Path,
+) -> None:
+    from livesite.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "results.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(_MIGRATIONS[1])
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version (version) VALUES (1)")
+        change = StateChange(
+            check="web", zone="a", previous=CheckState.up, current=CheckState.down,
+            at=T0, result_id="r1", reason="connect: refused",
+        )  # fmt: skip
+        row = ("web", "a", T0.timestamp(), change.model_dump_json())
+        db.executemany("INSERT INTO events (check_name, zone, at, record) VALUES (?, ?, ?, ?)", [row, row])
+    db.close()
+    store = await SqliteStore.open(path)
+    try:
+        assert await store.events("web") == [change]
+        await store.add_events([change])
+        assert await store.events("web") == [change]
+    finally:
+        await store.close()
 
 
 async def test_open_store_resolves_a_relative_sqlite_url_against_base_dir(tmp_path: Path) -> None:
