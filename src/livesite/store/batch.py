@@ -183,8 +183,8 @@ class BatchWriter:
         self._closed = True
         if self._task is not None:
             task, self._task = self._task, None
-            # Wait out a flush in flight: cancelling it mid-write could commit a batch that
-            # still sits in the buffer, and events have no id to make a rewrite harmless.
+            # Wait out a flush in flight rather than cancel it mid-write: a rewrite would be
+            # harmless (stores ignore a result or state change they already hold), but wasted.
             async with self._lock:
                 task.cancel()
             try:
