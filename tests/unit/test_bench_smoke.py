@@ -47,7 +47,7 @@ def _run(script: str, *args: str, timeout_seconds: float) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("name", ["probes", "monitor_scale", "probe_cost"])
+@pytest.mark.parametrize("name", ["probes", "monitor_scale", "probe_cost", "store_cost"])
 def test_each_benchmark_module_imports_and_has_a_main(name: str) -> None:
     assert callable(_import(name).main)
 
@@ -69,3 +69,10 @@ def test_the_probes_benchmark_prints_its_ratio_line() -> None:
 def test_the_monitor_scale_benchmark_prints_its_ratio_line() -> None:
     out = _run("monitor_scale.py", "--checks", "50", "--interval", "1", "--duration", "3", timeout_seconds=90)
     assert re.search(r"^monitor_scale: livesite .* core, p99 lag .* → CPU ratio [\d.]+×$", out, re.M)
+
+
+def test_the_store_cost_benchmark_prints_bytes_and_cpu_per_row() -> None:
+    out = _run("store_cost.py", "--rows", "1000", timeout_seconds=60)
+    assert re.search(
+        r"^store_cost: 1,000 rows, [\d,]+ bytes per row on disk, [\d.]+ µs CPU per row", out, re.M
+    )

@@ -52,7 +52,8 @@ def result_rows(results: Sequence[Result]) -> list[ResultRow]:
                 r.status.value,
                 epoch(r.started_at),
                 r.duration_seconds,
-                r.model_dump_json(),
+                # Defaults come back on reading: leaving them out saves a fifth of every row.
+                r.model_dump_json(exclude_defaults=True),
             )
             for r in results
         ]
@@ -65,9 +66,9 @@ def _salvaged_row(r: Result) -> ResultRow:
     ``surrogateescape`` decode): store the Result with those characters replaced by ``?`` rather
     than fail the batch, which a write-behind buffer would retry forever."""
     try:
-        record = r.model_dump_json()
+        record = r.model_dump_json(exclude_defaults=True)
     except PydanticSerializationError:
-        record = _utf8(json.dumps(r.model_dump(mode="json"), ensure_ascii=False))
+        record = _utf8(json.dumps(r.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False))
     return (
         _utf8(r.id),
         _utf8(r.check),
