@@ -15,6 +15,7 @@ from livesite.errors import StoreError
 from livesite.results import Result, Status
 from livesite.states import CheckState, StateChange
 from livesite.store import ResultQuery, SqliteStore, open_store
+from livesite.store import sqlite as sqlite_store
 from livesite.testing.store_conformance import check_store, rich_result
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -54,17 +55,20 @@ async def test_the_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> 
 async def test_a_version_1_file_is_upgraded_in_place_keeping_one_copy_of_each_event(
     tmp_path: Path,
 ) -> None:
-    from livesite.store.sqlite import _MIGRATIONS
-
     path = tmp_path / "results.db"
     with sqlite3.connect(path) as db:
-        db.executescript(_MIGRATIONS[1])
+        db.executescript(sqlite_store._MIGRATIONS[1])  # the schema of the first release
         db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         db.execute("INSERT INTO schema_version (version) VALUES (1)")
         change = StateChange(
-            check="web", zone="a", previous=CheckState.up, current=CheckState.down,
-            at=T0, result_id="r1", reason="connect: refused",
-        )  # fmt: skip
+            check="web",
+            zone="a",
+            previous=CheckState.up,
+            current=CheckState.down,
+            at=T0,
+            result_id="r1",
+            reason="connect: refused",
+        )
         row = ("web", "a", T0.timestamp(), change.model_dump_json())
         db.executemany("INSERT INTO events (check_name, zone, at, record) VALUES (?, ?, ?, ?)", [row, row])
     db.close()
