@@ -107,5 +107,11 @@ class StoreError(LivesiteError):
     """The results store cannot be opened, migrated or written."""
 
 
+class NoStoreError(StoreError):
+    """A reader was pointed at a store that does not exist: the user's path, not a fault of ours."""
+
+    exit_code = 2
+
+
 class DemoError(LivesiteError):
     """The demo production cannot be started, stopped or inspected."""

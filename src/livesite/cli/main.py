@@ -231,7 +231,7 @@ def history(
     base_dir = loaded.base_dir if loaded else Path(".")
 
     async def main() -> tuple[list[Result], list[tuple[str, Uptime]]]:
-        opened = await open_store(url, base_dir=base_dir)
+        opened = await open_store(url, base_dir=base_dir, create=False)
         try:
             found = await opened.results(ResultQuery(check=check_name, zone=zone, limit=limit))
             now = datetime.now(tz=UTC)

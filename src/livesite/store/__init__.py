@@ -32,12 +32,14 @@ _SQLITE = "sqlite://"
 _POSTGRES = ("postgresql://", "postgres://")
 
 
-async def open_store(url: str, base_dir: Path = Path(".")) -> Store:
+async def open_store(url: str, base_dir: Path = Path("."), *, create: bool = True) -> Store:
     """Open the store named by ``url``; an async factory because opening does I/O.
 
     - ``sqlite:///relative/path.db``: a file relative to ``base_dir`` (usually the config's folder)
     - ``sqlite:////abs/path.db``: an absolute path
     - ``postgresql://user[:password]@host[:port]/db`` (or ``postgres://``): a PostgreSQL database
+
+    A reader passes ``create=False``: a mistyped path then says so instead of reading a new, empty file.
 
     Raises:
         StoreError: the URL has an unknown scheme or no path, or the store cannot be opened.
@@ -53,7 +55,7 @@ async def open_store(url: str, base_dir: Path = Path(".")) -> Store:
             )
         relative = rest[1:]  # "sqlite:///" + path: absolute paths keep their own leading slash
         path = Path(relative)
-        return await SqliteStore.open(path if path.is_absolute() else base_dir / path)
+        return await SqliteStore.open(path if path.is_absolute() else base_dir / path, create=create)
     scheme = url.partition("://")[0] if "://" in url else url
     raise StoreError(
         f"unknown store URL scheme in {scheme!r}",

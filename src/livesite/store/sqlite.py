@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from livesite.errors import StoreError
+from livesite.errors import NoStoreError, StoreError
 from livesite.results import Result
 from livesite.states import StateChange
 from livesite.store import _rows
@@ -132,13 +132,19 @@ class SqliteStore:
         self._closed = False
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
+    async def open(cls, path: Path, *, create: bool = True) -> SqliteStore:
         """Open (or create) the store at ``path``, creating parent folders and migrating the schema.
 
         Raises:
-            StoreError: the path cannot be written, the file is not a SQLite database, or it was
-                written by a newer livesite.
+            StoreError: the path cannot be written, the file is not a SQLite database, it was
+                written by a newer livesite, or it does not exist and ``create`` is false.
         """
+        if not create and not await asyncio.to_thread(path.exists):
+            raise NoStoreError(
+                f"no results store at {path}",
+                hint="`livesite monitor` or `livesite check --store URL` writes one; "
+                "pass --store URL or --config FILE to read another",
+            )
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livesite-sqlite")
         try:
             connection = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)

@@ -109,6 +109,14 @@ def test_check_can_keep_its_results_for_history(config: Path, tmp_path: Path) ->
     assert [r["status"] for r in json.loads(shown.stdout)] == ["ok"] * 4
 
 
+def test_history_of_a_store_that_does_not_exist_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    done = livesite("history", "health", "--store", f"sqlite:///{missing}")
+    assert done.returncode == 2
+    assert f"no results store at {missing}" in done.stderr and "livesite monitor" in done.stderr
+    assert not missing.exists()
+
+
 def test_check_with_an_unusable_store_is_an_error_before_anything_runs(config: Path, tmp_path: Path) -> None:
     (tmp_path / "not-a-db").write_text("this is not sqlite")
     done = livesite("check", str(config), "--store", f"sqlite:///{tmp_path / 'not-a-db'}")
