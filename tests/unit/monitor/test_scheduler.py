@@ -22,6 +22,13 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def run_for(clock: FakeClock, steps: int, step_seconds: float = 1) -> None:
+    """Move fake time on by ``steps`` steps, letting the scheduler act after each."""
+    for _ in range(steps):
+        await settle()
+        clock.advance(step_seconds)
+
+
 async def test_jobs_fire_at_their_offset_then_every_interval() -> None:
     clock = FakeClock()
     runs = plan(loads(CONFIG))
@@ -32,9 +39,7 @@ async def test_jobs_fire_at_their_offset_then_every_interval() -> None:
 
     scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=10)
     task = asyncio.create_task(scheduler.run())
-    for _ in range(60):
-        await settle()
-        clock.advance(1)
+    await run_for(clock, 60)
     await settle()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -61,9 +66,7 @@ async def test_a_run_still_in_flight_skips_its_next_tick_instead_of_piling_up() 
 
     scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=10)
     task = asyncio.create_task(scheduler.run())
-    for _ in range(35):
-        await settle()
-        clock.advance(1)
+    await run_for(clock, 35)
     await settle()
     assert started == 1
     assert scheduler.skipped == 3
@@ -141,9 +144,7 @@ async def test_jitter_delays_each_run_by_a_seeded_random_amount_within_the_check
 
     scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=10, rng=random.Random(7))
     task = asyncio.create_task(scheduler.run())
-    for _ in range(400):
-        await settle()
-        clock.advance(0.1)
+    await run_for(clock, 400, 0.1)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     ticks = [i * 10 for i in range(len(fired))]
