@@ -7,15 +7,13 @@ value actually observed, every retry attempt. Secrets are redacted before a Resu
 
 from __future__ import annotations
 
-import random
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Result ids need to be unique, not secret: a generator seeded once from the OS is enough, and asking
-# the OS for fresh entropy per Result (uuid4) cost 14 µs a probe on this machine's kernel.
-_ids = random.Random()
+from livesite.ids import new_id
 
 
 class Status(StrEnum):
@@ -92,32 +90,92 @@ class Attempt(_Record):
     failure: Failure | None = None
 
 
+class TlsInfo(_Record):
+    """What a TLS handshake showed, as blackbox_exporter reports it."""
+
+    version: str = ""  # "TLS 1.3", as in probe_tls_version_info
+    # The earliest notAfter of every certificate the peer sent (probe_ssl_earliest_cert_expiry): an
+    # intermediate that expires before the leaf breaks the site just the same.
+    earliest_expiry: datetime | None = None
+    # The earliest notAfter within the verified chain (probe_ssl_last_chain_expiry_timestamp_seconds).
+    chain_expiry: datetime | None = None
+    leaf_expiry: datetime | None = None
+
+
+class HttpObservation(_Record):
+    """What an http request saw besides the assertions' view. Status 0: no answer (as blackbox)."""
+
+    kind: Literal["http"] = "http"
+    status_code: int = 0
+    content_length: int = -1  # the Content-Length header; -1 when absent (chunked, close-delimited)
+    body_bytes: int = 0  # bytes of body read
+    redirects: list[str] = Field(default_factory=list)
+    http_version: str = ""  # "1.1"
+    ip_protocol: int = 0  # 4 or 6; 0 before the address was known
+    tls: TlsInfo | None = None
+    failed_due_to_regex: bool = False  # a body or header regex assertion did not hold
+
+
+class DnsObservation(_Record):
+    kind: Literal["dns"] = "dns"
+    rcode: str = ""
+    answers: list[str] = Field(default_factory=list)
+    answer_rrs: int = 0
+    authority_rrs: int = 0
+    additional_rrs: int = 0
+    query_succeeded: bool = False
+    lookup_seconds: float = 0.0  # resolving the name server's own name, not the query
+
+
+class SocketObservation(_Record):
+    """What a tcp or tls check saw of its connection."""
+
+    kind: Literal["socket"] = "socket"
+    ip_protocol: int = 0
+    tls: TlsInfo | None = None
+    received_bytes: int = 0
+    failed_due_to_regex: bool = False
+
+
+KindObservation = Annotated[HttpObservation | DnsObservation | SocketObservation, Field(discriminator="kind")]
+
+
+class Artifact(_Record):
+    """Something saved while running a check (a screenshot, a console log), kept by reference."""
+
+    name: str
+    media_type: str
+    uri: str  # file:///..., s3://..., or data: for a few bytes
+
+
 class StepResult(_Record):
+    """One step of a journey (a single-request check is a Result with no steps)."""
+
     name: str
     status: Status
+    started_offset_seconds: float = 0.0  # from the start of the Result
     duration_seconds: float
     failure: Failure | None = None
     assertions: list[AssertionOutcome] = Field(default_factory=list)
     phases: Phases | None = None
-    status_code: int | None = None
-    url: str | None = None
-
-
-class Artifact(_Record):
-    name: str
-    media_type: str
-    path: str | None = None
-    text: str | None = None
+    target: str = ""
+    revision: str = ""
+    observation: KindObservation | None = None
+    artifacts: list[Artifact] = Field(default_factory=list)
 
 
 class Result(_Record):
-    id: str = Field(default_factory=lambda: f"{_ids.getrandbits(128):032x}")
+    id: str = Field(default_factory=new_id)
     check: str
     kind: str
     zone: str
     user: str = ""
     cohort: str = ""
+    # The revision of the site that answered. When steps saw different revisions (a deploy, or a
+    # router that moved the user mid-journey), ``revision`` is "mixed" and ``revisions`` lists them,
+    # so a judge comparing revisions leaves the Result out instead of crediting either side.
     revision: str = ""
+    revisions: list[str] = Field(default_factory=list)
     started_at: datetime
     duration_seconds: float
     status: Status
@@ -128,16 +186,16 @@ class Result(_Record):
     attempts: list[Attempt] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
     artifacts: list[Artifact] = Field(default_factory=list)
-    # What the probe saw, for metrics and the history page.
-    target: str = ""
-    status_code: int | None = None
-    response_bytes: int | None = None
-    redirects: list[str] = Field(default_factory=list)
-    cert_not_after: datetime | None = None
+    target: str = ""  # what was probed (URL, host:port, query), secrets masked
+    observation: KindObservation | None = None
 
     @property
     def passed(self) -> bool:
         return self.status.passed
+
+    @property
+    def http(self) -> HttpObservation | None:
+        return self.observation if isinstance(self.observation, HttpObservation) else None
 
     def reason(self) -> str:
         """One line a human can act on."""
@@ -148,6 +206,17 @@ class Result(_Record):
         if over:
             return "; ".join(a.describe() for a in over)
         return self.status.value
+
+
+MIXED = "mixed"
+
+
+def revision_of(steps: list[str]) -> tuple[str, list[str]]:
+    """(revision, revisions) of a Result whose steps saw ``steps`` (empty strings: not told)."""
+    seen = list(dict.fromkeys(r for r in steps if r))
+    if len(seen) > 1:
+        return MIXED, seen
+    return (seen[0] if seen else ""), []
 
 
 def status_for(failure: Failure) -> Status:

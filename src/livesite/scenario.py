@@ -108,7 +108,10 @@ async def _uptime(config: Config, monitor: Monitor) -> dict[tuple[str, str], Upt
     reader = await open_store(config.store.url)
     try:
         since = datetime.now(tz=UTC) - timedelta(hours=1)
-        return {job.key: await reader.uptime(job.key[0], job.key[1], since) for job in monitor.plan.jobs}
+        return {
+            (job.check.name, job.zone): await reader.uptime(job.check.name, job.zone, since)
+            for job in monitor.plan.jobs
+        }
     finally:
         await reader.close()
 

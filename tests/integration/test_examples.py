@@ -66,5 +66,5 @@ async def test_the_examples_catch_the_partner_being_down_and_tag_it(fresh_demo: 
         result = results[(check, "zone-a")]
         assert result.status is Status.failed
         assert result.tags == {"partner": "payments"}
-        assert result.status_code == 503
+        assert result.http.status_code == 503
     assert results[("health", "zone-a")].status is Status.ok

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from livesite.checks.redact import MASK, Redactor
-from livesite.config import DnsCheck, HttpCheck
+from livesite.assertions import parse
+from livesite.checks import DnsCheck, HttpCheck, TcpCheck
+from livesite.checks.redact import MASK, SHOWN, Redactor
+from livesite.config import loads
 from livesite.results import AssertionOutcome
 
 
@@ -14,8 +16,9 @@ def http(**fields: Any) -> HttpCheck:
     return HttpCheck.model_validate({"name": "probe", "url": "https://shop.example.com/", **fields})
 
 
-def outcome(expr: str, observed: str | None) -> AssertionOutcome:
-    return AssertionOutcome(expr=expr, observed=observed, passed=False)
+def observed(redactor: Redactor, expr: str, seen: str) -> str | None:
+    [out] = redactor.outcomes([AssertionOutcome(expr=expr, observed=seen, passed=False)], [parse(expr)])
+    return out.observed
 
 
 def test_user_info_in_a_url_is_masked() -> None:
@@ -23,45 +26,73 @@ def test_user_info_in_a_url_is_masked() -> None:
 
 
 def test_secret_looking_query_parameters_are_masked_and_others_kept() -> None:
-    url = "https://shop.example.com/api?api_key=abc123&page=2&session_id=s1&sig=zz"
+    url = "https://shop.example.com/api?api_key=abc123&page=2&session_id=s1&sig=zz&author=me"
     assert (
         Redactor().url(url)
-        == f"https://shop.example.com/api?api_key={MASK}&page=2&session_id={MASK}&sig={MASK}"
+        == f"https://shop.example.com/api?api_key={MASK}&page=2&session_id={MASK}&sig={MASK}&author=me"
     )
 
 
 def test_a_url_without_secrets_is_unchanged() -> None:
-    assert (
-        Redactor().url("https://shop.example.com/cart?page=2#top")
-        == "https://shop.example.com/cart?page=2#top"
-    )
+    url = "https://shop.example.com/cart?page=2#top"
+    assert Redactor().url(url) == url
 
 
 def test_the_basic_password_and_its_base64_form_are_masked_in_observed_values() -> None:
     redactor = Redactor.for_check(http(auth={"basic": {"username": "probe", "password": "hunter2-secret"}}))
     wire = base64.b64encode(b"probe:hunter2-secret").decode()
-    [masked] = redactor.outcomes([outcome("json.headers.authorization exists", f"Basic {wire}")])
-    assert masked.observed == f"Basic {MASK}"
-    [echoed] = redactor.outcomes([outcome("body contains x", '{"password": "hunter2-secret"}')])
-    assert echoed.observed == '{"password": "****"}'
+    assert observed(redactor, "body contains x", f"seen: {wire}") == f"seen: {MASK}"
+    assert observed(redactor, "body contains x", '{"password": "hunter2-secret"}') == '{"password": "****"}'
 
 
-def test_a_bearer_token_and_secret_headers_of_the_check_are_masked() -> None:
-    spec = http(auth={"bearer": {"token": "tok-abcdef"}}, headers={"X-Api-Key": "key-123456"})
-    redactor = Redactor.for_check(spec)
-    outs = redactor.outcomes([outcome("body contains a", "tok-abcdef and key-123456")])
-    assert outs[0].observed == f"{MASK} and {MASK}"
+def test_a_secret_cut_at_the_display_length_leaves_no_prefix_behind() -> None:
+    # Cutting before redacting used to keep 16 of a token's 18 characters.
+    token = "tokSECRET_bbbb22zz"
+    redactor = Redactor.for_check(http(auth={"bearer": {"token": token}}))
+    text = "x" * (SHOWN - 10) + token + " and more"
+    shown = observed(redactor, "body contains y", text)
+    assert shown is not None and "tokSEC" not in shown and len(shown) <= SHOWN + 1
+    prefix_only = "x" * (SHOWN - 6) + token[:10]  # a value that *ends* inside the secret
+    shown = observed(redactor, "body contains y", prefix_only + "y" * 50)
+    assert shown is not None and "tokS" not in shown
 
 
-def test_secret_header_subjects_have_their_values_masked_even_when_not_configured_secrets() -> None:
-    outs = Redactor().outcomes(
-        [
-            outcome("header.Set-Cookie exists", "session=abc123; Path=/; HttpOnly"),
-            outcome("header.Authorization exists", "Bearer whatever"),
-        ]
+def test_echoed_requests_lose_their_credentials() -> None:
+    echo = "GET /api?api_key=SECRETVALUE HTTP/1.1\r\nAuthorization: Basic cHJvYmV1c2VyOnB3U2VjcmV0\r\n"
+    shown = Redactor().text(echo, SHOWN)
+    assert "SECRETVALUE" not in shown and "cHJvYmV1c2VyOnB3U2VjcmV0" not in shown
+    assert "\n" not in shown  # one line
+
+
+def test_observed_values_of_secret_subjects_are_masked_whole() -> None:
+    redactor = Redactor()
+    assert observed(redactor, "json.token exists", "eyJhbGciOi.payload.sig") == MASK
+    assert observed(redactor, "json.data.accessToken exists", "abc") == MASK
+    assert observed(redactor, "header.Set-Cookie exists", "session=abc; Path=/") == MASK
+    assert observed(redactor, "header.X-Api-Token exists", "abc") == MASK
+    assert observed(redactor, "json.author == me", "someone") == "someone"
+    assert observed(redactor, "len(json.token) > 10", "24") == "24"
+
+
+def test_env_values_in_headers_query_and_send_are_secrets_but_not_elsewhere() -> None:
+    config = loads(
+        """
+checks:
+  - name: api
+    url: "https://shop.example.com/${PATH_PART}?access=${ACCESS}"
+    headers: {X-Custom: "${HEADER_SECRET}"}
+  - {name: sock, kind: tcp, address: "127.0.0.1:25", send: "AUTH ${SEND_SECRET}\\r\\n"}
+""",
+        env={
+            "PATH_PART": "health",
+            "ACCESS": "acc-998877",
+            "HEADER_SECRET": "hdr-112233",
+            "SEND_SECRET": "snd-445566",
+        },
     )
-    assert outs[0].observed == f"session={MASK}; Path={MASK}; HttpOnly"
-    assert outs[1].observed == f"Bearer {MASK}"
+    api, sock = config.checks
+    assert set(Redactor.for_check(api).secrets) == {"acc-998877", "hdr-112233"}
+    assert Redactor.for_check(sock).secrets == ("snd-445566",)
 
 
 def test_secrets_shorter_than_four_characters_are_not_masked_everywhere() -> None:
@@ -70,11 +101,8 @@ def test_secrets_shorter_than_four_characters_are_not_masked_everywhere() -> Non
     assert redactor.text("a table") == "a table"
 
 
-def test_an_outcome_without_secrets_is_returned_as_is() -> None:
-    original = [outcome("status == 200", "500")]
-    assert Redactor().outcomes(original) is original
-
-
-def test_other_check_kinds_have_no_secrets() -> None:
+def test_other_check_kinds_have_no_secrets_of_their_own() -> None:
     spec = DnsCheck.model_validate({"name": "d", "kind": "dns", "query": "shop.example.com"})
     assert Redactor.for_check(spec).secrets == ()
+    tcp = TcpCheck.model_validate({"name": "t", "kind": "tcp", "address": "x:1", "send": "PING"})
+    assert Redactor.for_check(tcp).secrets == ()

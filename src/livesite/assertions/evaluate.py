@@ -10,16 +10,22 @@ from livesite.assertions.language import MISSING, ORDER, Assertion, Family, Obse
 from livesite.results import AssertionOutcome
 
 
-def evaluate(rules: Sequence[Assertion], seen: Observation) -> list[AssertionOutcome]:
-    """Evaluate every assertion against one observation. Pure: no I/O, no clock."""
-    return [_one(rule, seen) for rule in rules]
+def evaluate(
+    rules: Sequence[Assertion], seen: Observation, *, observed_limit: int = 120
+) -> list[AssertionOutcome]:
+    """Evaluate every assertion against one observation. Pure: no I/O, no clock.
+
+    Observed values are kept up to ``observed_limit`` characters; the check frame asks for more, so
+    that it can redact secrets *before* cutting them to the length a Result shows.
+    """
+    return [_one(rule, seen, observed_limit) for rule in rules]
 
 
-def _one(rule: Assertion, seen: Observation) -> AssertionOutcome:
+def _one(rule: Assertion, seen: Observation, limit: int) -> AssertionOutcome:
     value = _resolve(rule.subject, seen)
     passed = _apply(rule.op, value, rule.operand)
     return AssertionOutcome(
-        expr=rule.expr, observed=_show(value, rule.subject), passed=passed, budget=rule.budget
+        expr=rule.expr, observed=_show(value, rule.subject, limit), passed=passed, budget=rule.budget
     )
 
 
@@ -157,16 +163,16 @@ def _contains(value: object, operand: Operand) -> bool:
     return operand.text in _as_text(value)
 
 
-def _show(value: object, subject: Subject) -> str | None:
+def _show(value: object, subject: Subject, limit: int) -> str | None:
     if value is MISSING:
         return None
     family = subject.family
     if family is Family.time and isinstance(value, float):
         return f"{value * 1000:.1f}ms"
     if isinstance(value, bytes):
-        text = value[:120].decode("utf-8", "replace")
-        return text + ("…" if len(value) > 120 else "")
+        text = value[:limit].decode("utf-8", "replace")
+        return text + ("…" if len(value) > limit else "")
     if isinstance(value, float) and family is Family.days:
         return f"{value:.1f}d"
     text = _as_text(value) if not isinstance(value, int | float) or isinstance(value, bool) else str(value)
-    return text if len(text) <= 120 else text[:120] + "…"
+    return text if len(text) <= limit else text[:limit] + "…"

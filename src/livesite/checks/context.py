@@ -1,7 +1,13 @@
-"""What a check kind needs besides its spec: the zone it runs from, defaults, and shared resources."""
+"""What a check kind needs besides its spec: where it runs from, as whom, defaults and shared resources.
+
+A :class:`RunContext` names the zone and the :class:`Identity` a run speaks as. Everything cached
+across runs (prepared requests, kept-alive connections) is keyed by check, zone *and* identity, so
+one fake user's credentials or connection never serve another.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,10 +17,50 @@ from typing import TypeVar, cast
 
 from livesite.checks.redact import Redactor
 from livesite.clock import Clock, SystemClock
-from livesite.config.models import CheckSpec, Defaults, TlsSettings, Zone
+from livesite.config.models import CheckBase, Defaults, TlsSettings, Zone
 from livesite.net.http1 import Connection, Progress
+from livesite.results import KindObservation
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who runs a check: a fake user of a cohort, with what they send, or nobody in particular.
+
+    ``route`` pins the run to a revision (e.g. "canary"); it is sent as the zone defaults'
+    ``route_header`` so a router can honour it.
+    """
+
+    user: str = ""
+    cohort: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    cookies: tuple[tuple[str, str], ...] = ()
+    route: str = ""
+
+    @property
+    def key(self) -> str:
+        """Tells identities apart in cache keys; two users never share one, nor one user's two routes."""
+        if not (self.user or self.cohort or self.headers or self.cookies or self.route):
+            return ""
+        digest = hashlib.blake2b(repr((self.headers, self.cookies)).encode(), digest_size=8).hexdigest()
+        return f"{self.user}\0{self.cohort}\0{self.route}\0{digest}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What this identity sends that must never be printed: its header and cookie values."""
+        return tuple(v for _, v in (*self.headers, *self.cookies))
+
+    def request_headers(self, route_header: str) -> list[tuple[str, str]]:
+        out = list(self.headers)
+        if self.cookies:
+            out.append(("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies)))
+        if self.route:
+            out.append((route_header, self.route))
+        return out
+
+
+ANONYMOUS = Identity()
 
 
 class Resources:
@@ -23,9 +69,9 @@ class Resources:
     def __init__(self, base_dir: Path = Path(".")) -> None:
         self.base_dir = base_dir
         self._ssl: dict[tuple[object, ...], ssl.SSLContext] = {}
-        self._connections: dict[tuple[str, str], Connection] = {}
+        self._connections: dict[tuple[str, str, str], Connection] = {}
         self._not_after: dict[bytes, datetime | None] = {}
-        self._memo: dict[tuple[int, str], tuple[CheckSpec, object]] = {}
+        self._memo: dict[tuple[int, str], tuple[CheckBase, object]] = {}
 
     def ssl_context(self, tls: TlsSettings) -> ssl.SSLContext:
         key = (tls.verify, tls.ca_file, tls.cert_file, tls.key_file)
@@ -45,25 +91,28 @@ class Resources:
             return None
         return str(path if path.is_absolute() else self.base_dir / path)
 
-    def take_connection(self, check: str, zone: str) -> Connection | None:
-        connection = self._connections.pop((check, zone), None)
+    def take_connection(self, check: str, zone: str, identity: Identity) -> Connection | None:
+        connection = self._connections.pop((check, zone, identity.key), None)
         if connection is not None and not connection.usable:
             connection.close()
             return None
         return connection
 
-    def keep_connection(self, check: str, zone: str, connection: Connection) -> None:
-        old = self._connections.pop((check, zone), None)
+    def keep_connection(self, check: str, zone: str, identity: Identity, connection: Connection) -> None:
+        key = (check, zone, identity.key)
+        old = self._connections.pop(key, None)
         if old is not None and old is not connection:
             old.close()
-        self._connections[(check, zone)] = connection
+        self._connections[key] = connection
 
-    def redactor(self, spec: CheckSpec) -> Redactor:
-        """The check's redactor, built once per spec."""
-        return self.memo(spec, "redactor", lambda: Redactor.for_check(spec))
+    def redactor(self, spec: CheckBase, identity: Identity = ANONYMOUS) -> Redactor:
+        """The redactor of a check run as ``identity``, built once per spec and identity."""
+        return self.memo(
+            spec, f"redactor\0{identity.key}", lambda: Redactor.for_check(spec, identity.secrets)
+        )
 
-    def memo(self, spec: CheckSpec, what: str, make: Callable[[], T]) -> T:
-        """What depends only on a spec (and ``what`` says which zone or part), computed once.
+    def memo(self, spec: CheckBase, what: str, make: Callable[[], T]) -> T:
+        """What depends only on a spec (and ``what`` says which zone, identity or part), computed once.
 
         Specs live as long as the plan; the spec itself is kept with the value, so a new spec that
         reuses a dead one's id is never handed the dead one's value.
@@ -100,11 +149,20 @@ class RunContext:
     defaults: Defaults = field(default_factory=Defaults)
     resources: Resources = field(default_factory=Resources)
     clock: Clock = field(default_factory=SystemClock)
-    user: str = ""
-    cohort: str = ""
+    identity: Identity = ANONYMOUS
     tags: dict[str, str] = field(default_factory=dict)
     progress: Progress = field(default_factory=Progress)
     target: str = ""  # what this execution probes (URL, host:port, query), set early so failures name it
+    # What the kind saw before it failed (an address, a handshake), kept in a failed Result.
+    observation: KindObservation | None = None
+
+    @property
+    def user(self) -> str:
+        return self.identity.user
+
+    @property
+    def cohort(self) -> str:
+        return self.identity.cohort
 
     def fresh(self) -> RunContext:
         """A copy for one execution, with its own progress tracker."""
@@ -114,8 +172,7 @@ class RunContext:
             defaults=self.defaults,
             resources=self.resources,
             clock=self.clock,
-            user=self.user,
-            cohort=self.cohort,
+            identity=self.identity,
             tags=self.tags,
         )
 

@@ -1,8 +1,16 @@
-"""The dns check kind: ask a name server for a record; assert on the answers."""
+"""The dns kind: ask a name server for a record, as blackbox_exporter's dns prober does.
+
+The answer code must be NOERROR (or one of ``valid_rcodes``) unless an assertion names ``rcode``:
+an NXDOMAIN is a wrong answer (``failed``, never retried), not a network error. The time to
+resolve the name server's own name is ``probe_dns_lookup_time_seconds``; the query's own time is
+``probe_dns_duration_seconds{phase="request"}``.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import ClassVar, Literal
 
 import dns.asyncquery
 import dns.asyncresolver
@@ -10,13 +18,35 @@ import dns.exception
 import dns.message
 import dns.rcode
 import dns.rdatatype
+from pydantic import Field
 
-from livesite.assertions import Observation, evaluate
+from livesite.assertions import Assertion, Observation, parse
 from livesite.checks.context import RunContext
-from livesite.checks.frame import completed, phases_of
-from livesite.config.models import CheckSpec, DnsCheck
+from livesite.checks.kind import Kind, Metric, Sample, Seen
+from livesite.config.models import CheckBase
 from livesite.net.errors import ProbeError
-from livesite.results import FailureKind, Result
+from livesite.net.http1 import resolve
+from livesite.results import DnsObservation, FailureKind, Result
+
+
+class DnsCheck(CheckBase):
+    SUBJECTS: ClassVar[frozenset[str]] = frozenset({"latency", "answers", "rcode"})
+
+    kind: Literal["dns"]
+    query: str
+    record_type: Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "SOA", "PTR", "CAA"] = "A"
+    nameserver: str | None = Field(None, description="host:port; default: the system resolver")
+    transport: Literal["udp", "tcp"] = "udp"
+    valid_rcodes: list[str] = Field(
+        default_factory=lambda: ["NOERROR"],
+        description="answer codes that pass when no assertion names rcode",
+    )
+
+    def implied(self) -> list[Assertion]:
+        if any(rule.subject.name == "rcode" for rule in self.assertions):
+            return []
+        codes = ", ".join(f'"{c.upper()}"' for c in self.valid_rcodes)
+        return [parse(f"rcode in [{codes}]")]
 
 
 def _nameserver(text: str) -> tuple[str, int]:
@@ -26,37 +56,65 @@ def _nameserver(text: str) -> tuple[str, int]:
     return text, 53
 
 
-async def _ask(spec: DnsCheck, timeout: float) -> tuple[str, list[str]]:
-    query = dns.message.make_query(spec.query, dns.rdatatype.from_text(spec.record_type))
+async def run(spec: CheckBase, ctx: RunContext) -> Seen:
+    assert isinstance(spec, DnsCheck)
+    progress = ctx.progress
+    ctx.target = f"{spec.query} {spec.record_type}"
+    t0 = time.perf_counter()
     if spec.nameserver is None:
         resolver = dns.asyncresolver.Resolver()
-        server, port = resolver.nameservers[0], resolver.port
+        host, port = str(resolver.nameservers[0]), resolver.port
     else:
-        server, port = _nameserver(spec.nameserver)
+        host, port = _nameserver(spec.nameserver)
+    server = await resolve(host, port, ctx.zone.resolve)
+    t1 = time.perf_counter()
+    progress.resolve = t1 - t0
+    progress.phase = "query"  # timed as the processing phase; named as blackbox's "request"
+    query = dns.message.make_query(spec.query, dns.rdatatype.from_text(spec.record_type))
     ask = dns.asyncquery.tcp if spec.transport == "tcp" else dns.asyncquery.udp
+    timeout = spec.timeout if spec.timeout is not None else ctx.defaults.timeout
+    ctx.observation = DnsObservation(lookup_seconds=progress.resolve)
     try:
-        reply = await ask(query, str(server), timeout=timeout, port=port)
+        reply = await ask(query, server, timeout=timeout, port=port)
     except dns.exception.Timeout:
         raise ProbeError(FailureKind.timeout, f"name server {server}:{port} did not answer") from None
     except (OSError, dns.exception.DNSException) as e:
         raise ProbeError(FailureKind.dns, f"asking {server}:{port} failed: {e}") from None
+    finally:
+        progress.processing = time.perf_counter() - t1
     answers = [rdata.to_text() for rrset in reply.answer for rdata in rrset]
-    return dns.rcode.to_text(reply.rcode()), answers
+    rcode = dns.rcode.to_text(reply.rcode())
+    observation = DnsObservation(
+        rcode=rcode,
+        answers=answers,
+        answer_rrs=sum(len(r) for r in reply.answer),
+        authority_rrs=sum(len(r) for r in reply.authority),
+        additional_rrs=sum(len(r) for r in reply.additional),
+        query_succeeded=True,
+        lookup_seconds=progress.resolve,
+    )
+    return Seen(view=Observation(answers=answers, rcode=rcode), observation=observation)
 
 
-async def run(spec: CheckSpec, ctx: RunContext) -> Result:
-    assert isinstance(spec, DnsCheck)
-    started_at = ctx.now()
-    t0 = time.perf_counter()
-    ctx.progress.phase = "resolve"
-    ctx.target = f"{spec.query} {spec.record_type}"
-    timeout = spec.timeout if spec.timeout is not None else ctx.defaults.timeout
-    rcode, answers = await _ask(spec, timeout)
-    duration = time.perf_counter() - t0
-    ctx.progress.resolve = duration
-    seen = Observation(answers=answers, total_seconds=duration, phases=phases_of(ctx), rcode=rcode)
-    rules = [*spec.assertions, *spec.budget]
-    outcomes = evaluate(rules, seen)
-    if not spec.assertions and rcode != "NOERROR":
-        raise ProbeError(FailureKind.dns, f"{spec.query} {spec.record_type}: {rcode}")
-    return completed(spec, ctx, started_at, duration, outcomes)
+METRICS = (
+    Metric("probe_dns_duration_seconds", "gauge", "Duration of the last dns run by phase"),
+    Metric("probe_dns_answer_rrs", "gauge", "Records in the answer section"),
+    Metric("probe_dns_authority_rrs", "gauge", "Records in the authority section"),
+    Metric("probe_dns_additional_rrs", "gauge", "Records in the additional section"),
+    Metric("probe_dns_query_succeeded", "gauge", "Whether the name server answered"),
+)
+
+
+def samples(result: Result) -> Iterable[Sample]:
+    p = result.phases
+    for phase, value in (("resolve", p.resolve), ("connect", p.connect), ("request", p.processing)):
+        yield "probe_dns_duration_seconds", f'phase="{phase}"', value
+    obs = result.observation
+    ok = isinstance(obs, DnsObservation)
+    yield "probe_dns_answer_rrs", "", obs.answer_rrs if isinstance(obs, DnsObservation) else 0
+    yield "probe_dns_authority_rrs", "", obs.authority_rrs if isinstance(obs, DnsObservation) else 0
+    yield "probe_dns_additional_rrs", "", obs.additional_rrs if isinstance(obs, DnsObservation) else 0
+    yield "probe_dns_query_succeeded", "", int(ok and obs.query_succeeded)  # type: ignore[union-attr]
+
+
+KIND = Kind(spec=DnsCheck, run=run, metrics=METRICS, samples=samples)

@@ -1,25 +1,40 @@
-"""The frame around every check kind: deadline, timing, zone stamp, and no escaping exceptions.
+"""The frame around every check kind: deadline, timing, assertions, the Result, redaction.
 
-Like blackbox_exporter's prober handler, it owns what all kinds share so a kind adds only what is
-specific to it. A kind raises ``ProbeError`` for "no usable answer" and returns a Result otherwise.
+Like blackbox_exporter's prober handler, it owns what all kinds share, so a kind only observes. A
+kind raises ``ProbeError`` for "no usable answer" and returns what it :class:`Seen` otherwise. The
+Result is redacted here, once, before anything downstream (store, page, alert) can see it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
+from livesite.assertions import evaluate
 from livesite.checks.context import RunContext
-from livesite.config.models import CheckSpec
+from livesite.checks.kind import Kind, Seen
+from livesite.checks.redact import SHOWN, Redactor
+from livesite.config.models import CheckBase
 from livesite.net.errors import ProbeError
-from livesite.results import AssertionOutcome, Failure, FailureKind, Phases, Result, decide, status_for
-
-Runner = Callable[[CheckSpec, RunContext], Awaitable[Result]]
+from livesite.results import (
+    Failure,
+    FailureKind,
+    HttpObservation,
+    KindObservation,
+    Phases,
+    Result,
+    StepResult,
+    decide,
+    revision_of,
+    status_for,
+)
 
 log = logging.getLogger(__name__)
+_OBSERVED_LIMIT = 4096  # what evaluate keeps of an observed value before redaction cuts it to SHOWN
 
 
 def phases_of(ctx: RunContext) -> Phases:
@@ -29,76 +44,25 @@ def phases_of(ctx: RunContext) -> Phases:
     )
 
 
-def failed(
-    spec: CheckSpec, ctx: RunContext, started_at: datetime, duration: float, failure: Failure
-) -> Result:
-    """The Result of a run that got no usable answer."""
-    return completed(spec, ctx, started_at, duration, [], failure=failure)
-
-
-def completed(
-    spec: CheckSpec,
-    ctx: RunContext,
-    started_at: datetime,
-    duration: float,
-    outcomes: list[AssertionOutcome],
-    *,
-    failure: Failure | None = None,
-    revision: str = "",
-    status_code: int | None = None,
-    response_bytes: int | None = None,
-    redirects: list[str] | None = None,
-    cert_not_after: datetime | None = None,
-) -> Result:
-    """The Result of a run that got an answer: the assertions decide, unless the kind found a failure."""
-    status, assertion_failure = decide(outcomes)
-    if failure is not None:
-        status = status_for(failure)
-    return Result(
-        check=spec.name,
-        kind=spec.kind,
-        zone=ctx.zone.name,
-        user=ctx.user,
-        cohort=ctx.cohort,
-        revision=revision,
-        started_at=started_at,
-        duration_seconds=duration,
-        status=status,
-        failure=failure or assertion_failure,
-        phases=phases_of(ctx),
-        assertions=outcomes,
-        tags={**spec.tags, **ctx.tags},
-        target=ctx.target,
-        status_code=status_code,
-        response_bytes=response_bytes,
-        redirects=redirects or [],
-        cert_not_after=cert_not_after,
-    )
-
-
-async def execute(spec: CheckSpec, ctx: RunContext, runners: Mapping[str, Runner]) -> Result:
+async def execute(spec: CheckBase, ctx: RunContext, kinds: Mapping[str, Kind]) -> Result:
     """Run one check once. Never raises (but for cancellation): every failure is a Result."""
     ctx = ctx.fresh()
     timeout = spec.timeout if spec.timeout is not None else ctx.defaults.timeout
     started_at = ctx.now()
     t0 = time.perf_counter()
+    failure: Failure | None = None
+    seen: Seen | None = None
     try:
-        async with asyncio.timeout(timeout):
-            return await runners[spec.kind](spec, ctx)
+        kind = kinds[spec.kind]
+        async with asyncio.timeout(timeout if math.isfinite(timeout) else None):
+            seen = await kind.run(spec, ctx)
     except TimeoutError:
         where = ctx.progress.phase
-        message = f"no answer within {timeout:g}s (stopped during {where})"
-        return failed(
-            spec,
-            ctx,
-            started_at,
-            time.perf_counter() - t0,
-            Failure(kind=FailureKind.timeout, message=message),
+        failure = Failure(
+            kind=FailureKind.timeout, message=f"no answer within {timeout:g}s (stopped during {where})"
         )
     except ProbeError as e:
-        return failed(
-            spec, ctx, started_at, time.perf_counter() - t0, Failure(kind=e.kind, message=e.message)
-        )
+        failure = Failure(kind=e.kind, message=e.message)
     except asyncio.CancelledError:
         raise
     except Exception as e:  # a bug in livesite must not take the monitor down; it becomes a visible Result
@@ -106,4 +70,82 @@ async def execute(spec: CheckSpec, ctx: RunContext, runners: Mapping[str, Runner
         failure = Failure(
             kind=FailureKind.internal, message=f"{type(e).__name__}: {e} (a livesite bug; please report)"
         )
-        return failed(spec, ctx, started_at, time.perf_counter() - t0, failure)
+    duration = time.perf_counter() - t0
+    return build(spec, ctx, started_at, duration, seen, failure)
+
+
+def build(
+    spec: CheckBase,
+    ctx: RunContext,
+    started_at: datetime,
+    duration: float,
+    seen: Seen | None,
+    failure: Failure | None,
+) -> Result:
+    """Judge what a kind saw and build the redacted Result."""
+    redactor = ctx.resources.redactor(spec, ctx.identity)
+    phases = phases_of(ctx)
+    outcomes = []
+    observation: KindObservation | None = ctx.observation
+    revision, revisions = "", list[str]()
+    steps: list[StepResult] = []
+    if seen is not None:
+        observation = seen.observation
+        failure = seen.failure
+        steps = [_redact_step(s, redactor) for s in seen.steps]
+        revision, revisions = revision_of([seen.revision, *(s.revision for s in steps)])
+        if failure is None:
+            view = seen.view
+            view.phases = phases
+            if view.total_seconds is None:
+                view.total_seconds = duration
+            rules = spec.rules()
+            outcomes = redactor.outcomes(evaluate(rules, view, observed_limit=_OBSERVED_LIMIT), rules)
+    status, assertion_failure = decide(outcomes)
+    if failure is not None:
+        status = status_for(failure)
+        failure = Failure(kind=failure.kind, message=redactor.text(failure.message, 500), step=failure.step)
+    return Result(
+        check=spec.name,
+        kind=spec.kind,
+        zone=ctx.zone.name,
+        user=ctx.identity.user,
+        cohort=ctx.identity.cohort,
+        revision=revision,
+        revisions=revisions,
+        started_at=started_at,
+        duration_seconds=duration,
+        status=status,
+        failure=failure or assertion_failure,
+        phases=phases,
+        assertions=outcomes,
+        steps=steps,
+        tags={**spec.tags, **ctx.tags} if ctx.tags else spec.tags,
+        artifacts=seen.artifacts if seen is not None else [],
+        target=redactor.url(ctx.target),
+        observation=_redact_observation(observation, redactor),
+    )
+
+
+def _redact_observation(observation: KindObservation | None, redactor: Redactor) -> KindObservation | None:
+    if isinstance(observation, HttpObservation) and observation.redirects:
+        return observation.model_copy(update={"redirects": [redactor.url(u) for u in observation.redirects]})
+    return observation
+
+
+def _redact_step(step: StepResult, redactor: Redactor) -> StepResult:
+    failure = step.failure
+    if failure is not None:
+        failure = Failure(kind=failure.kind, message=redactor.text(failure.message, 500), step=failure.step)
+    outcomes = [
+        o if o.observed is None else o.model_copy(update={"observed": redactor.text(o.observed, SHOWN)})
+        for o in step.assertions
+    ]
+    return step.model_copy(
+        update={
+            "failure": failure,
+            "assertions": outcomes,
+            "target": redactor.url(step.target),
+            "observation": _redact_observation(step.observation, redactor),
+        }
+    )

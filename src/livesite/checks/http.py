@@ -1,25 +1,113 @@
-"""The http check kind: one request (and its redirects), assertions on what came back."""
+"""The http kind: one request (and its redirects), as blackbox_exporter's http prober sees it.
+
+Without an assertion on ``status`` (or a ``valid_status`` list) an answer must be 2xx, as blackbox's
+``http_2xx`` module expects: a 500 with no assertions is a failure, not a pass.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from urllib.parse import urlencode, urljoin, urlsplit
+from typing import ClassVar, Literal
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
-from livesite.assertions import Observation, evaluate
+from pydantic import Field, JsonValue, field_validator, model_validator
+
+from livesite.assertions import Assertion, Observation, parse
+from livesite.checks.certs import tls_info
 from livesite.checks.context import RunContext
-from livesite.checks.frame import completed, phases_of
-from livesite.checks.redact import Redactor
-from livesite.config.models import CheckSpec, HttpCheck, Zone
+from livesite.checks.kind import Kind, Metric, Sample, Seen
+from livesite.config.models import Auth, CheckBase, TlsSettings, Zone
 from livesite.net.errors import ProbeError
 from livesite.net.http1 import Connection, Response, Target, build_request, exchange, open_connection
-from livesite.results import Failure, FailureKind, Result
+from livesite.results import Failure, FailureKind, HttpObservation, Result
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "proxy-authorization"})
+
+
+class HttpCheck(CheckBase):
+    SUBJECTS: ClassVar[frozenset[str]] = frozenset(
+        {"status", "latency", "header", "body", "json", "size", "cert.days_left", "redirects"}
+    )
+
+    kind: Literal["http"] = "http"
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: JsonValue | None = Field(None, alias="json")
+    form: dict[str, str] | None = None
+    body: str | None = None
+    auth: Auth | None = None
+    follow_redirects: bool = True
+    max_redirects: int = Field(10, ge=0, le=50)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    reuse_connection: bool = False
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    revision_header: str | None = None
+    valid_status: list[int] | None = Field(
+        None, description="statuses that pass when no assertion names status; default 2xx"
+    )
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpCheck:
+        given = [
+            k
+            for k, v in (("json", self.json_body), ("form", self.form), ("body", self.body))
+            if v is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give one request body, not {' and '.join(given)}")
+        return self
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v.startswith("/"):
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"url {v!r} must be absolute (http(s)://host/...) or a path starting with / for zones"
+            )
+        if parts.username is not None:
+            raise ValueError(
+                "credentials in the url are not sent (hint: use auth: {basic: {username, password}})"
+            )
+        return v
+
+    def implied(self) -> list[Assertion]:
+        if any(rule.subject.name == "status" for rule in self.assertions):
+            return []
+        if self.valid_status:
+            return [parse(f"status in [{', '.join(str(s) for s in self.valid_status)}]")]
+        return [_STATUS_2XX]
+
+    def secrets(self) -> list[str]:
+        found: list[str] = []
+        if self.auth is not None and self.auth.basic is not None:
+            basic = self.auth.basic
+            found.append(basic.password)
+            # What goes on the wire is base64(user:password); a server that echoes headers back
+            # (httpbin's /headers, a debug page) would otherwise put it in an observed value.
+            found.append(base64.b64encode(f"{basic.username}:{basic.password}".encode()).decode())
+        if self.auth is not None and self.auth.bearer is not None:
+            found.append(self.auth.bearer.token)
+        found += [v for k, v in self.headers.items() if k.lower() in _SECRET_HEADERS]
+        if self._substituted:
+            # ${VAR} values that land in a header, the query or the body are treated as secrets.
+            query = [v for _, v in parse_qsl(urlsplit(self.url).query)]
+            sent = [*self.headers.values(), *query, self.body or "", *(self.form or {}).values()]
+            if self.json_body is not None:
+                sent.append(json.dumps(self.json_body))
+            found += [v for v in self._substituted if any(v in s for s in sent)]
+        return found
+
+
+_STATUS_2XX = parse("status in 200..299")
 
 
 def _leaves_origin(url: str, next_url: str) -> bool:
@@ -49,8 +137,8 @@ def _request_body(spec: HttpCheck) -> tuple[bytes | None, str | None]:
 
 
 def _headers(spec: HttpCheck, ctx: RunContext, content_type: str | None) -> list[tuple[str, str]]:
-    given = {k.lower() for k in spec.headers}
-    headers = list(spec.headers.items())
+    headers = [*spec.headers.items(), *ctx.identity.request_headers(ctx.defaults.route_header)]
+    given = {k.lower() for k, _ in headers}
     if "user-agent" not in given:
         headers.append(("User-Agent", ctx.defaults.user_agent))
     if "accept" not in given:
@@ -66,6 +154,13 @@ def _headers(spec: HttpCheck, ctx: RunContext, content_type: str | None) -> list
     return headers
 
 
+@dataclass(slots=True)
+class _Exchange:
+    response: Response
+    tls: object  # the connection's ssl object, read before the connection is closed
+    ip_protocol: int
+
+
 async def _fetch(
     spec: HttpCheck,
     ctx: RunContext,
@@ -74,7 +169,7 @@ async def _fetch(
     body: bytes | None,
     headers: list[tuple[str, str]],
     prepared: tuple[Target, bytes] | None = None,
-) -> Response:
+) -> _Exchange:
     if prepared is not None:
         target, request = prepared
     else:
@@ -103,7 +198,7 @@ async def _fetch(
 def _kept_connection(spec: HttpCheck, ctx: RunContext, target: Target) -> Connection | None:
     if not spec.reuse_connection:
         return None
-    connection = ctx.resources.take_connection(spec.name, ctx.zone.name)
+    connection = ctx.resources.take_connection(spec.name, ctx.zone.name, ctx.identity)
     if connection is not None and not connection.serves(target):
         connection.close()  # a redirect to another origin: this connection leads elsewhere
         return None
@@ -115,25 +210,27 @@ def _kept_connection(spec: HttpCheck, ctx: RunContext, target: Target) -> Connec
 
 async def _send(
     spec: HttpCheck, ctx: RunContext, connection: Connection, request: bytes, url: str
-) -> Response:
+) -> _Exchange:
     try:
         response = await exchange(connection, request, ctx.progress, url)
     except BaseException:
         connection.abort()
         raise
+    transport = connection.transport
+    peer = transport.get_extra_info("peername")
+    seen = _Exchange(response, transport.get_extra_info("ssl_object"), 6 if peer and len(peer) > 2 else 4)
     if spec.reuse_connection and connection.usable:
-        ctx.resources.keep_connection(spec.name, ctx.zone.name, connection)
+        ctx.resources.keep_connection(spec.name, ctx.zone.name, ctx.identity, connection)
     else:
         connection.close()
-    return response
+    return seen
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """The first request of a check in a zone: the same for every run, so built once."""
+    """The first request of a check in a zone, as an identity: the same for every run, so built once."""
 
     url: str
-    shown: str  # the URL as Results may show it (secrets redacted)
     body: bytes | None
     headers: list[tuple[str, str]]
     target: Target
@@ -146,43 +243,36 @@ def _prepare(spec: HttpCheck, ctx: RunContext) -> _Prepared:
     headers = _headers(spec, ctx, content_type)
     target = Target.parse(url)
     request = build_request(spec.method, target, headers, body, keep_alive=spec.reuse_connection)
-    return _Prepared(url, ctx.resources.redactor(spec).url(url), body, headers, target, request)
+    return _Prepared(url, body, headers, target, request)
 
 
-async def run(spec: CheckSpec, ctx: RunContext) -> Result:
+async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     assert isinstance(spec, HttpCheck)
-    started_at = ctx.now()
-    t0 = time.perf_counter()
-    redactor = ctx.resources.redactor(spec)
-    first = ctx.resources.memo(spec, f"http:{ctx.zone.name}", lambda: _prepare(spec, ctx))
+    key = f"http\0{ctx.zone.name}\0{ctx.identity.key}"
+    first = ctx.resources.memo(spec, key, lambda: _prepare(spec, ctx))
     url, body, headers, method = first.url, first.body, first.headers, spec.method
-    ctx.target = first.shown
+    ctx.target = url
     chain: list[str] = []
     seen = {url}
+    ctx.observation = HttpObservation(content_length=0)  # what blackbox exports when no answer came
     while True:
-        try:
-            prepared = (first.target, first.request) if not chain else None
-            response = await _fetch(spec, ctx, url, method, body, headers, prepared)
-        except ProbeError as e:
-            return _result(
-                spec, ctx, started_at, t0, redactor, url, chain, None, Failure(kind=e.kind, message=e.message)
-            )
+        prepared = (first.target, first.request) if not chain else None
+        got = await _fetch(spec, ctx, url, method, body, headers, prepared)
+        response = got.response
         location = response.header_map().get("location")
         if not (spec.follow_redirects and response.status in _REDIRECTS and location):
             break
         next_url = urljoin(url, location)
-        chain.append(redactor.url(next_url))
+        chain.append(next_url)
+        failure = None
         if next_url in seen:
             failure = Failure(kind=FailureKind.http, message=f"redirect loop: {' → '.join(chain)}")
-            return _result(spec, ctx, started_at, t0, redactor, url, chain, response, failure)
-        if len(chain) > spec.max_redirects:
+        elif len(chain) > spec.max_redirects:
             failure = Failure(kind=FailureKind.http, message=f"more than {spec.max_redirects} redirects")
-            return _result(spec, ctx, started_at, t0, redactor, url, chain, response, failure)
-        if urlsplit(next_url).scheme not in ("http", "https"):
-            failure = Failure(
-                kind=FailureKind.http, message=f"redirect to a non-http URL: {redactor.url(next_url)}"
-            )
-            return _result(spec, ctx, started_at, t0, redactor, url, chain, response, failure)
+        elif urlsplit(next_url).scheme not in ("http", "https"):
+            failure = Failure(kind=FailureKind.http, message=f"redirect to a non-http URL: {next_url}")
+        if failure is not None:
+            return _seen(spec, ctx, got, chain, failure)
         if _leaves_origin(url, next_url):
             # As curl and requests do: credentials are for the host they were written for.
             headers = [h for h in headers if h[0].lower() not in _CREDENTIAL_HEADERS]
@@ -191,57 +281,96 @@ async def run(spec: CheckSpec, ctx: RunContext) -> Result:
             headers = [h for h in headers if h[0].lower() not in ("content-type", "content-length")]
         seen.add(next_url)
         url = next_url
-    return _result(spec, ctx, started_at, t0, redactor, url, chain, response, None)
+        ctx.target = url  # where the redirects led
+    return _seen(spec, ctx, got, chain, None)
 
 
-def _result(
-    spec: HttpCheck,
-    ctx: RunContext,
-    started_at: datetime,
-    t0: float,
-    redactor: Redactor,
-    url: str,
-    chain: list[str],
-    response: Response | None,
-    failure: Failure | None,
-) -> Result:
-    duration = time.perf_counter() - t0
-    phases = phases_of(ctx)
-    revision = ""
-    outcomes = []
-    not_after = None
-    status_code = size = None
-    if response is not None:
-        headers = response.header_map()
-        revision = headers.get((spec.revision_header or ctx.defaults.revision_header).lower(), "")
-        status_code, size = response.status, len(response.body)
-        if response.peer_cert_der is not None:
-            not_after = ctx.resources.cert_not_after(response.peer_cert_der)
-        if failure is None:
-            days_left = (not_after - ctx.now()).total_seconds() / 86400 if not_after else None
-            seen = Observation(
-                status_code=response.status,
-                headers=headers,
-                body=response.body,
-                phases=phases,
-                total_seconds=duration,
-                size_bytes=size,
-                cert_days_left=days_left,
-                redirects=len(chain),
-            )
-            outcomes = redactor.outcomes(evaluate([*spec.assertions, *spec.budget], seen))
-    if chain:
-        ctx.target = redactor.url(url)  # where the redirects led
-    return completed(
-        spec,
-        ctx,
-        started_at,
-        duration,
-        outcomes,
-        failure=failure,
-        revision=revision,
-        status_code=status_code,
-        response_bytes=size,
+def _seen(
+    spec: HttpCheck, ctx: RunContext, got: _Exchange, chain: list[str], failure: Failure | None
+) -> Seen:
+    response = got.response
+    headers = response.header_map()
+    tls = tls_info(got.tls, ctx.resources) if got.tls is not None else None  # type: ignore[arg-type]
+    expiry = tls.earliest_expiry if tls is not None else None
+    length = headers.get("content-length", "")
+    observation = HttpObservation(
+        status_code=response.status,
+        content_length=int(length) if length.isdigit() else -1,
+        body_bytes=len(response.body),
         redirects=chain,
-        cert_not_after=not_after,
+        http_version=getattr(response, "http_version", "1.1"),
+        ip_protocol=got.ip_protocol,
+        tls=tls,
     )
+    view = Observation(
+        status_code=response.status,
+        headers=headers,
+        body=response.body,
+        size_bytes=len(response.body),
+        cert_days_left=(expiry - ctx.now()).total_seconds() / 86400 if expiry else None,
+        redirects=len(chain),
+    )
+    revision = headers.get((spec.revision_header or ctx.defaults.revision_header).lower(), "")
+    return Seen(view=view, observation=observation, revision=revision, failure=failure)
+
+
+METRICS = (
+    Metric("probe_http_duration_seconds", "gauge", "Duration of the last http run by phase"),
+    Metric("probe_http_status_code", "gauge", "Response HTTP status code of the last run (0: no answer)"),
+    Metric("probe_http_content_length", "gauge", "The Content-Length header of the last response (-1: none)"),
+    Metric("probe_http_uncompressed_body_length", "gauge", "Bytes of body read in the last response"),
+    Metric("probe_http_redirects", "gauge", "The number of redirects followed"),
+    Metric("probe_http_ssl", "gauge", "Whether the final request used TLS"),
+    Metric("probe_http_version", "gauge", "The HTTP version of the last response"),
+    Metric("probe_failed_due_to_regex", "gauge", "Whether a regular expression assertion failed"),
+    Metric("probe_ip_protocol", "gauge", "IP protocol of the connection: 4 or 6"),
+    Metric("probe_tls_version_info", "gauge", "The TLS version used (1 for the version label)"),
+    Metric("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry in the chain, Unix time"),
+    Metric(
+        "probe_ssl_last_chain_expiry_timestamp_seconds",
+        "gauge",
+        "Earliest expiry within the verified chain, Unix time",
+    ),
+)
+
+_PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+
+
+def failed_due_to_regex(result: Result) -> bool:
+    return any(not a.passed and " matches " in f" {a.expr} " for a in result.assertions)
+
+
+def tls_samples(observation: HttpObservation | None, tls: object) -> Iterable[Sample]:
+    from livesite.results import TlsInfo
+
+    if not isinstance(tls, TlsInfo):
+        return
+    if tls.version:
+        yield "probe_tls_version_info", f'version="{tls.version}"', 1
+    if tls.earliest_expiry is not None:
+        yield "probe_ssl_earliest_cert_expiry", "", tls.earliest_expiry.timestamp()
+    if tls.chain_expiry is not None:
+        yield "probe_ssl_last_chain_expiry_timestamp_seconds", "", tls.chain_expiry.timestamp()
+
+
+def samples(result: Result) -> Iterable[Sample]:
+    p = result.phases
+    for phase in _PHASES:
+        yield "probe_http_duration_seconds", f'phase="{phase}"', getattr(p, phase)
+    obs = result.http
+    answered = obs is not None and obs.status_code != 0
+    yield "probe_http_status_code", "", obs.status_code if obs is not None else 0
+    yield "probe_http_content_length", "", obs.content_length if obs is not None and answered else 0
+    yield "probe_http_uncompressed_body_length", "", obs.body_bytes if obs is not None else 0
+    yield "probe_http_redirects", "", len(obs.redirects) if obs is not None else 0
+    yield "probe_http_ssl", "", int(obs is not None and obs.tls is not None)
+    if obs is not None and obs.http_version:
+        yield "probe_http_version", "", float(obs.http_version)
+    yield "probe_failed_due_to_regex", "", int(failed_due_to_regex(result))
+    if obs is not None and obs.ip_protocol:
+        yield "probe_ip_protocol", "", obs.ip_protocol
+    if obs is not None:
+        yield from tls_samples(obs, obs.tls)
+
+
+KIND = Kind(spec=HttpCheck, run=run, metrics=METRICS, samples=samples)

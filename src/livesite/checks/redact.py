@@ -1,77 +1,140 @@
-"""Secrets are removed when a Result is built, so nothing downstream (store, page, alert) can leak them."""
+"""Secrets leave no probe: every string of a Result is redacted when the frame builds it.
+
+One rule, by value and before anything is cut: every secret the config knows for the check
+(credentials, ``*_file`` contents, ``${VAR}`` values in headers, query, body or ``send``, the run's
+identity headers and cookies) becomes ``****`` wherever it appears — in its base64 form too for
+basic auth — and a string cut to its display length never ends in a prefix of one. Besides known
+values, anything *shaped* like a secret is masked by name: query parameters and JSON fields named
+like tokens, keys or passwords, and credential headers echoed back by a server. Observed values of
+secret-bearing subjects (``header.authorization``, cookies, ``json.token``) are masked whole.
+"""
 
 from __future__ import annotations
 
-import base64
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from livesite.config.models import CheckSpec, HttpCheck
+from livesite.assertions import Assertion
 from livesite.results import AssertionOutcome
 
 MASK = "****"
-_SECRET_PARAM = re.compile(r"(token|key|secret|password|passwd|signature|sig|auth|session)", re.I)
-_SECRET_HEADER_SUBJECTS = (
-    "header.authorization",
-    "header.cookie",
-    "header.set-cookie",
-    "header.proxy-authorization",
+SHOWN = 120  # characters of an observed value a Result keeps
+_SECRET_WORDS = frozenset(
+    {
+        "token", "secret", "password", "passwd", "pwd", "passphrase", "key", "apikey", "signature",
+        "sig", "session", "sessionid", "sid", "auth", "authorization", "credential", "credentials",
+        "cookie", "jwt", "otp", "totp", "csrf", "xsrf",
+    }
+)  # fmt: skip
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# name=value in a query string or a form body (after ?, & or ;)
+_PARAM = re.compile(r"([?&;])([^=&;\s#\"'<>]+)=([^&;\s#\"'<>]*)")
+# "name": "value" in JSON text
+_FIELD = re.compile(r"\"([^\"\\]{1,64})\"(\s*:\s*)\"(?:[^\"\\]|\\.)*\"")
+# a credential header as a server echoes it back
+_HEADER = re.compile(
+    r"((?:proxy-)?authorization|(?:set-)?cookie|x-[\w-]*(?:token|key|secret|auth|session)[\w-]*)"
+    r"(\s*[:=]\s*\"?)(?:(basic|bearer|digest|token)\s+)?[^\r\n\"]*",
+    re.I,
 )
+
+
+def secret_name(name: str) -> bool:
+    """A field, parameter or header named like a credential: api_key, accessToken, X-Session-Id."""
+    return any(word.lower() in _SECRET_WORDS for word in _WORDS.findall(name))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_SECRET_SUBJECT_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+def _header(m: re.Match[str]) -> str:
+    scheme = f"{m.group(3)} " if m.group(3) else ""
+    return f"{m.group(1)}{m.group(2)}{scheme}{MASK}"
+
+
+def _param(m: re.Match[str]) -> str:
+    return f"{m.group(1)}{m.group(2)}={MASK}" if secret_name(m.group(2)) else m.group(0)
+
+
+def _field(m: re.Match[str]) -> str:
+    return f'"{m.group(1)}"{m.group(2)}"{MASK}"' if secret_name(m.group(1)) else m.group(0)
 
 
 @dataclass(frozen=True, slots=True)
 class Redactor:
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # longest first, so a secret containing another is masked whole
 
     @classmethod
-    def for_check(cls, spec: CheckSpec) -> Redactor:
-        found: list[str] = []
-        if isinstance(spec, HttpCheck):
-            if spec.auth is not None and spec.auth.basic is not None:
-                basic = spec.auth.basic
-                found.append(basic.password)
-                # What goes on the wire is base64(user:password); a server that echoes headers back
-                # (httpbin's /headers, a debug page) would otherwise put it in an observed value.
-                found.append(base64.b64encode(f"{basic.username}:{basic.password}".encode()).decode())
-            if spec.auth is not None and spec.auth.bearer is not None:
-                found.append(spec.auth.bearer.token)
-            for name, value in spec.headers.items():
-                if name.lower() in ("authorization", "cookie", "x-api-key", "proxy-authorization"):
-                    found.append(value)
-        return cls(tuple(s for s in found if len(s) >= 4))
+    def for_check(cls, spec: object, extra: Iterable[str] = ()) -> Redactor:
+        from livesite.config.models import CheckBase
 
-    def text(self, text: str) -> str:
+        found = [*(spec.secrets() if isinstance(spec, CheckBase) else []), *extra]
+        return cls.of(found)
+
+    @classmethod
+    def of(cls, secrets: Iterable[str]) -> Redactor:
+        # Under 4 characters a "secret" would mask ordinary words; such secrets are weak anyway.
+        kept = {s for s in secrets if len(s) >= 4}
+        return cls(tuple(sorted(kept, key=len, reverse=True)))
+
+    def text(self, text: str, limit: int | None = None) -> str:
+        """``text`` with every secret masked, on one line, at most ``limit`` characters (plus "…")."""
         for secret in self.secrets:
-            text = text.replace(secret, MASK)
+            if secret in text:
+                text = text.replace(secret, MASK)
+        if "=" in text:
+            text = _PARAM.sub(_param, text)
+        if ":" in text or "=" in text:
+            text = _HEADER.sub(_header, text)
+            if '"' in text:
+                text = _FIELD.sub(_field, text)
+        if limit is not None:
+            text = _CONTROL.sub(" ", text)
+            if len(text) > limit:
+                text = self._no_partial_secret(text[:limit]) + "…"
         return text
 
-    def url(self, url: str) -> str:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
-        return self.text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+    def _no_partial_secret(self, cut: str) -> str:
+        """A cut that ends inside a secret would show its first characters: mask that tail."""
+        for secret in self.secrets:
+            for k in range(min(len(secret) - 1, len(cut)), 2, -1):
+                if cut.endswith(secret[:k]):
+                    return cut[:-k] + MASK
+        return cut
 
-    def outcomes(self, outcomes: list[AssertionOutcome]) -> list[AssertionOutcome]:
-        if not self.secrets and not any(o.expr.lower().startswith(_SECRET_HEADER_SUBJECTS) for o in outcomes):
-            return outcomes
+    def url(self, url: str) -> str:
+        """A URL as a Result may show it: no userinfo, no secret-named query values, no known secret."""
+        if "@" in url:
+            scheme, sep, rest = url.partition("://")
+            authority, slash, path = rest.partition("/")
+            if sep and "@" in authority:
+                url = f"{scheme}://{MASK}@{authority.rsplit('@', 1)[1]}{slash}{path}"
+        return self.text(url)
+
+    def outcomes(
+        self, outcomes: list[AssertionOutcome], rules: Sequence[Assertion]
+    ) -> list[AssertionOutcome]:
         out = []
-        for o in outcomes:
-            observed = o.observed
-            if observed is not None and o.expr.lower().startswith(_SECRET_HEADER_SUBJECTS):
-                observed = _mask_cookie_values(observed)
+        for outcome, rule in zip(outcomes, rules, strict=False):
+            observed = outcome.observed
             if observed is not None:
-                observed = self.text(observed)
-            out.append(o if observed == o.observed else o.model_copy(update={"observed": observed}))
+                observed = MASK if _secret_subject(rule) else self.text(observed, SHOWN)
+            out.append(
+                outcome if observed == outcome.observed else outcome.model_copy(update={"observed": observed})
+            )
         return out
 
 
-def _mask_cookie_values(value: str) -> str:
-    if value.lower().startswith(("bearer ", "basic ")):
-        return value.split(" ", 1)[0] + " " + MASK
-    return re.sub(r"(^|[;,]\s*)([^=;,\s]+)=([^;,]*)", lambda m: f"{m.group(1)}{m.group(2)}={MASK}", value)
+def _secret_subject(rule: Assertion) -> bool:
+    """Subjects whose value is a credential: showing it would leak it, whatever it is."""
+    subject = rule.subject
+    if subject.length:
+        return False  # len(json.token) is a number
+    if subject.name == "header":
+        name = subject.arg or ""
+        return name in _SECRET_SUBJECT_HEADERS or (name.startswith("x-") and secret_name(name))
+    if subject.name == "json":
+        return any(isinstance(k, str) and secret_name(k) for k in subject.path)
+    return False

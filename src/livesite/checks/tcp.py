@@ -1,21 +1,23 @@
-"""The tcp check kind: can we connect (and optionally, does the service greet us as expected)?"""
+"""The tcp kind: can we connect (over TLS if asked), and does the service greet us as expected?"""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import ssl
-import time
+from collections.abc import Iterable
+from typing import ClassVar, Literal
 
-from livesite.assertions import Observation, evaluate
+from pydantic import Field, field_validator
+
+from livesite.assertions import Observation
 from livesite.checks.address import resolved
+from livesite.checks.certs import tls_info
 from livesite.checks.context import RunContext
-from livesite.checks.frame import completed, phases_of
-from livesite.config.models import CheckSpec, TcpCheck, TlsSettings
-from livesite.net.errors import ProbeError
-from livesite.results import Failure, FailureKind, Result
+from livesite.checks.http import tls_samples
+from livesite.checks.kind import Kind, Metric, Sample, Seen
+from livesite.checks.sockets import READ_LIMIT, connect, ip_protocol
+from livesite.config.models import CheckBase, TlsSettings
+from livesite.results import Failure, FailureKind, Result, SocketObservation
 
-_READ_LIMIT = 64 * 1024
 _ESCAPES = {"\\r": "\r", "\\n": "\n", "\\t": "\t", "\\0": "\0", "\\\\": "\\"}
 
 
@@ -24,47 +26,100 @@ def _escapes(text: str) -> str:
     return re.sub(r"\\[rnt0\\]", lambda m: _ESCAPES[m.group(0)], text)
 
 
-async def run(spec: CheckSpec, ctx: RunContext) -> Result:
+class TcpCheck(CheckBase):
+    SUBJECTS: ClassVar[frozenset[str]] = frozenset({"latency", "connected", "body", "size", "cert.days_left"})
+
+    kind: Literal["tcp"]
+    address: str | None = Field(None, description="host:port; default: the zone's base_url host and port")
+    send: str | None = None
+    expect: str | None = Field(None, description="a regular expression the first bytes read must match")
+    tls: bool | TlsSettings = Field(False, description="true, or TLS settings as for http checks")
+
+    @field_validator("expect")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v.encode())
+            except re.error as e:
+                raise ValueError(f"expect {v!r} is not a regular expression: {e}") from None
+        return v
+
+    @property
+    def tls_settings(self) -> TlsSettings | None:
+        if self.tls is True:
+            return TlsSettings()
+        return self.tls or None
+
+    def secrets(self) -> list[str]:
+        return [v for v in self._substituted if self.send and v in self.send]
+
+
+async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     assert isinstance(spec, TcpCheck)
-    started_at = ctx.now()
-    t0 = time.perf_counter()
-    progress = ctx.progress
     host, ip, port = await resolved(ctx, spec.address, 80)
-    t1 = time.perf_counter()
-    ssl_context = ctx.resources.ssl_context(TlsSettings()) if spec.tls else None
-    try:
-        reader, writer = await asyncio.open_connection(
-            ip, port, ssl=ssl_context, server_hostname=host if spec.tls else None
-        )
-    except ssl.SSLError as e:  # an OSError too, but the connection was made: the handshake failed
-        reason = e.verify_message if isinstance(e, ssl.SSLCertVerificationError) else e.reason
-        raise ProbeError(FailureKind.tls, f"TLS handshake with {host}:{port} failed: {reason or e}") from None
-    except OSError as e:
-        raise ProbeError(FailureKind.connect, f"cannot connect to {ip}:{port}: {e.strerror or e}") from None
-    progress.connect = time.perf_counter() - t1
-    received = b""
+    tls = spec.tls_settings
+    transport, stream = await connect(ctx, host, ip, port, tls)
+    observation = SocketObservation(
+        ip_protocol=ip_protocol(transport),
+        tls=tls_info(transport.get_extra_info("ssl_object"), ctx.resources) if tls else None,
+    )
     failure = None
     try:
         if spec.send is not None:
-            progress.phase = "processing"
-            writer.write(_escapes(spec.send).encode())
-            await writer.drain()
+            ctx.progress.phase = "processing"
+            transport.write(_escapes(spec.send).encode())
         if spec.expect is not None:
-            progress.phase = "processing"
+            ctx.progress.phase = "processing"
             pattern = re.compile(spec.expect.encode())
-            while not pattern.search(received) and len(received) < _READ_LIMIT:
-                chunk = await reader.read(4096)
-                if not chunk:
+            while not pattern.search(stream.received) and not stream.closed:
+                if len(stream.received) >= READ_LIMIT:
                     break
-                received += chunk
-            if not pattern.search(received):
+                await stream.wait()
+            if not pattern.search(stream.received):
                 failure = Failure(
                     kind=FailureKind.assertion,
-                    message=f"expected the service to send /{spec.expect}/, received {received[:80]!r}",
+                    message=f"expected the service to send /{spec.expect}/, received {bytes(stream.received[:80])!r}",
                 )
     finally:
-        writer.close()
-    duration = time.perf_counter() - t0
-    seen = Observation(connected=True, body=received, total_seconds=duration, phases=phases_of(ctx))
-    outcomes = evaluate([*spec.assertions, *spec.budget], seen)
-    return completed(spec, ctx, started_at, duration, outcomes, failure=failure)
+        transport.abort()
+    received = bytes(stream.received)
+    expiry = observation.tls.earliest_expiry if observation.tls else None
+    view = Observation(
+        connected=True,
+        body=received,
+        size_bytes=len(received),
+        cert_days_left=(expiry - ctx.now()).total_seconds() / 86400 if expiry else None,
+    )
+    observation = observation.model_copy(update={"received_bytes": len(received)})
+    return Seen(view=view, observation=observation, failure=failure)
+
+
+METRICS = (
+    Metric("probe_ip_protocol", "gauge", "IP protocol of the connection: 4 or 6"),
+    Metric("probe_failed_due_to_regex", "gauge", "Whether a regular expression assertion failed"),
+    Metric("probe_tls_version_info", "gauge", "The TLS version used (1 for the version label)"),
+    Metric("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry in the chain, Unix time"),
+    Metric(
+        "probe_ssl_last_chain_expiry_timestamp_seconds",
+        "gauge",
+        "Earliest expiry within the verified chain, Unix time",
+    ),
+)
+
+
+def samples(result: Result) -> Iterable[Sample]:
+    obs = result.observation
+    regex = result.failure is not None and "expected the service to send" in result.failure.message
+    yield (
+        "probe_failed_due_to_regex",
+        "",
+        int(regex or any(not a.passed and " matches " in f" {a.expr} " for a in result.assertions)),
+    )
+    if isinstance(obs, SocketObservation):
+        if obs.ip_protocol:
+            yield "probe_ip_protocol", "", obs.ip_protocol
+        yield from tls_samples(None, obs.tls)
+
+
+KIND = Kind(spec=TcpCheck, run=run, metrics=METRICS, samples=samples)

@@ -1,66 +1,81 @@
-"""The tls check kind: handshake, chain verification and days until the certificate expires."""
+"""The tls kind: handshake, chain verification and days until the earliest certificate expires."""
 
 from __future__ import annotations
 
-import asyncio
-import ssl
-import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar, Literal
 
-from livesite.assertions import Observation, evaluate
+from livesite.assertions import Observation
 from livesite.checks.address import resolved
+from livesite.checks.certs import tls_info
 from livesite.checks.context import RunContext
-from livesite.checks.frame import completed, phases_of
-from livesite.config.models import CheckSpec, TlsCheck, TlsSettings
+from livesite.checks.http import tls_samples
+from livesite.checks.kind import Kind, Metric, Sample, Seen
+from livesite.checks.sockets import connect, ip_protocol
+from livesite.config.models import CheckBase, TlsSettings
 from livesite.net.errors import ProbeError
-from livesite.results import FailureKind, Result
+from livesite.results import FailureKind, Result, SocketObservation
 
 
-async def run(spec: CheckSpec, ctx: RunContext) -> Result:
+class TlsCheck(CheckBase):
+    SUBJECTS: ClassVar[frozenset[str]] = frozenset({"latency", "connected", "cert.days_left"})
+
+    kind: Literal["tls"]
+    address: str | None = None
+    server_name: str | None = None
+    verify: bool = True
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     assert isinstance(spec, TlsCheck)
-    started_at = ctx.now()
-    t0 = time.perf_counter()
-    progress = ctx.progress
     host, ip, port = await resolved(ctx, spec.address, 443)
-    t1 = time.perf_counter()
-    loop = asyncio.get_running_loop()
+    settings = TlsSettings(
+        verify=spec.verify,
+        ca_file=spec.ca_file,
+        cert_file=spec.cert_file,
+        key_file=spec.key_file,
+        server_name=spec.server_name,
+    )
+    transport, _ = await connect(ctx, host, ip, port, settings)
     try:
-        transport, protocol = await loop.create_connection(asyncio.Protocol, ip, port)
-    except OSError as e:
-        raise ProbeError(FailureKind.connect, f"cannot connect to {ip}:{port}: {e.strerror or e}") from None
-    t2 = time.perf_counter()
-    progress.connect = t2 - t1
-    progress.phase = "tls"
-    context = ctx.resources.ssl_context(TlsSettings(verify=spec.verify, ca_file=spec.ca_file))
-    try:
-        tls_transport = await loop.start_tls(
-            transport, protocol, context, server_hostname=spec.server_name or host
-        )
-    except ssl.SSLCertVerificationError as e:
-        transport.abort()
-        raise ProbeError(
-            FailureKind.tls, f"certificate of {host}:{port} not trusted: {e.verify_message}"
-        ) from None
-    except (ssl.SSLError, ConnectionError) as e:
-        transport.abort()
-        raise ProbeError(FailureKind.tls, f"TLS handshake with {host}:{port} failed: {e}") from None
-    except BaseException:  # cancelled by the check's deadline: do not leak the socket
-        transport.abort()
-        raise
-    progress.tls = time.perf_counter() - t2
-    try:
-        ssl_object = tls_transport.get_extra_info("ssl_object") if tls_transport else None
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        info = tls_info(transport.get_extra_info("ssl_object"), ctx.resources)
+        protocol = ip_protocol(transport)
     finally:
         # abort, not close: a graceful TLS close waits for the peer's close_notify (up to 30 s),
         # which a probe has no use for and which leaks the socket if the loop stops first.
-        (tls_transport or transport).abort()
-    if der is None:
+        transport.abort()
+    if info is None or info.leaf_expiry is None:
         raise ProbeError(FailureKind.tls, f"{host}:{port} sent no certificate")
-    not_after = ctx.resources.cert_not_after(der)
-    days_left = (not_after - ctx.now()).total_seconds() / 86400 if not_after else None
-    duration = time.perf_counter() - t0
-    seen = Observation(
-        connected=True, cert_days_left=days_left, total_seconds=duration, phases=phases_of(ctx)
+    expiry = info.earliest_expiry
+    view = Observation(
+        connected=True,
+        cert_days_left=(expiry - ctx.now()).total_seconds() / 86400 if expiry else None,
     )
-    outcomes = evaluate([*spec.assertions, *spec.budget], seen)
-    return completed(spec, ctx, started_at, duration, outcomes, cert_not_after=not_after)
+    return Seen(view=view, observation=SocketObservation(ip_protocol=protocol, tls=info))
+
+
+METRICS = (
+    Metric("probe_ip_protocol", "gauge", "IP protocol of the connection: 4 or 6"),
+    Metric("probe_tls_version_info", "gauge", "The TLS version used (1 for the version label)"),
+    Metric("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry in the chain, Unix time"),
+    Metric(
+        "probe_ssl_last_chain_expiry_timestamp_seconds",
+        "gauge",
+        "Earliest expiry within the verified chain, Unix time",
+    ),
+)
+
+
+def samples(result: Result) -> Iterable[Sample]:
+    obs = result.observation
+    if isinstance(obs, SocketObservation):
+        if obs.ip_protocol:
+            yield "probe_ip_protocol", "", obs.ip_protocol
+        yield from tls_samples(None, obs.tls)
+
+
+KIND = Kind(spec=TlsCheck, run=run, metrics=METRICS, samples=samples)

@@ -1,28 +1,10 @@
-"""Checks as code: YAML files → typed, validated models, with file:line:col in every error."""
+"""Checks as code: YAML files → typed, validated models, with file:line:col in every error.
+
+The spec model of each check kind lives with the kind (``livesite.checks.<kind>``); the loader
+builds the union of them from the registry of kinds.
+"""
 
 from livesite.config.load import load, loads
-from livesite.config.models import (
-    CheckSpec,
-    Config,
-    Defaults,
-    DnsCheck,
-    HttpCheck,
-    RetrySpec,
-    TcpCheck,
-    TlsCheck,
-    Zone,
-)
+from livesite.config.models import CheckBase, Config, Defaults, RetrySpec, Zone
 
-__all__ = [
-    "CheckSpec",
-    "Config",
-    "Defaults",
-    "DnsCheck",
-    "HttpCheck",
-    "RetrySpec",
-    "TcpCheck",
-    "TlsCheck",
-    "Zone",
-    "load",
-    "loads",
-]
+__all__ = ["CheckBase", "Config", "Defaults", "RetrySpec", "Zone", "load", "loads"]

@@ -15,20 +15,32 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from livesite.config import models
-from livesite.config.models import Config, HttpCheck
+from livesite.config.models import CheckBase, Config, config_model
 from livesite.config.yamlsource import Source, load_source, parse_source
 from livesite.errors import ConfigError, ConfigErrors
 
 _SINGLETONS = ("defaults", "store", "monitor")
-_CHECK_KINDS = ("http", "tcp", "tls", "dns")
+
+# Kind name → spec model. The default comes from the registry of check kinds (livesite.checks.KINDS),
+# imported when first needed: checks build on these models, so config cannot import them up front.
+Kinds = Mapping[str, type[CheckBase]]
 
 
-def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+def _default_kinds() -> Kinds:
+    from livesite.checks import KINDS
+
+    return {name: kind.spec for name, kind in KINDS.items()}
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None, *, kinds: Kinds | None = None) -> Config:
     """Load and validate a YAML file, or every ``*.yaml``/``*.yml`` file of a directory.
+
+    ``kinds`` maps check kind names to their spec models (default: every built-in kind).
 
     Raises:
         ConfigError: with file, line, column and a hint (a ``ConfigErrors`` when there are several).
     """
+    kinds = _default_kinds() if kinds is None else kinds
     root = Path(path)
     env = os.environ if env is None else env
     if root.is_dir():
@@ -40,25 +52,32 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     else:
         sources = [load_source(root, env)]
         base_dir = root.parent
-    return _combine([(_validate(s, base_dir), s) for s in sources], base_dir)
+    return _combine([(_validate(s, base_dir, kinds), s) for s in sources], base_dir)
 
 
-def loads(text: str, file: str = "<string>", env: Mapping[str, str] | None = None) -> Config:
+def loads(
+    text: str, file: str = "<string>", env: Mapping[str, str] | None = None, *, kinds: Kinds | None = None
+) -> Config:
     """Load a config from text (for tests and for configs built by other tools)."""
+    kinds = _default_kinds() if kinds is None else kinds
     source = parse_source(text, file, os.environ if env is None else env)
-    return _combine([(_validate(source, Path(".")), source)], Path("."))
+    return _combine([(_validate(source, Path("."), kinds), source)], Path("."))
 
 
-def _validate(source: Source, base_dir: Path) -> Config:
+def _validate(source: Source, base_dir: Path, kinds: Kinds) -> Config:
     if not isinstance(source.data, dict):
         raise ConfigError.at(
             source.position(()), "a config file must be a mapping", hint="start with 'checks:' or 'zones:'"
         )
+    model = config_model(list(kinds.values()))
     try:
-        return Config.model_validate(source.data, context={"base_dir": base_dir})
+        config = model.model_validate(source.data, context={"base_dir": base_dir})
     except ValidationError as e:
-        errors = [_translate(err, source) for err in e.errors(include_url=False)]
+        errors = [_translate(err, source, kinds) for err in e.errors(include_url=False)]
         raise ConfigErrors(_unique(errors)) from None
+    for i, check in enumerate(config.checks):
+        check.with_substituted(source.substituted_under(("checks", i)))
+    return config
 
 
 def _unique(errors: list[ConfigError]) -> list[ConfigError]:
@@ -71,7 +90,7 @@ def _unique(errors: list[ConfigError]) -> list[ConfigError]:
     return out
 
 
-def _data_path(loc: tuple[str | int, ...], data: object) -> tuple[str | int, ...]:
+def _data_path(loc: tuple[str | int, ...], data: object, kinds: Kinds) -> tuple[str | int, ...]:
     """Pydantic's error location → the path in the YAML data (drops union tags it inserts)."""
     path: list[str | int] = []
     node = data
@@ -81,7 +100,7 @@ def _data_path(loc: tuple[str | int, ...], data: object) -> tuple[str | int, ...
                 path.append(part)
                 node = node[part]
                 continue
-            if node.get("kind") == part or part in _CHECK_KINDS:
+            if node.get("kind") == part or part in kinds:
                 continue  # a discriminated union's tag, not a key
             alias = {"json_body": "json", "assertions": "assert"}.get(part, part)
             path.append(alias)
@@ -128,8 +147,8 @@ def _check_name(source: Source, path: tuple[str | int, ...]) -> str:
     return ""
 
 
-def _translate(err: ErrorDetails, source: Source) -> ConfigError:
-    path = _data_path(tuple(err["loc"]), source.data)
+def _translate(err: ErrorDetails, source: Source, kinds: Kinds) -> ConfigError:
+    path = _data_path(tuple(err["loc"]), source.data, kinds)
     where = _dotted(path) + _check_name(source, path)
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -144,7 +163,7 @@ def _translate(err: ErrorDetails, source: Source) -> ConfigError:
             source.position(path[:-1]), f"missing required key {path[-1]!r} at {_dotted(path[:-1])}", None
         )
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        tags = ", ".join(_CHECK_KINDS)
+        tags = ", ".join(kinds)
         return ConfigError.at(
             source.position(path + ("kind",)),
             f"unknown or missing check kind at {where}",
@@ -161,7 +180,7 @@ def _translate(err: ErrorDetails, source: Source) -> ConfigError:
 def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
     errors: list[ConfigError] = []
     zones: list[models.Zone] = []
-    checks: list[models.CheckSpec] = []
+    checks: list[CheckBase] = []
     singles: dict[str, tuple[Config, Source]] = {}
     zone_at: dict[str, str] = {}
     check_at: dict[str, str] = {}
@@ -215,13 +234,14 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
                             else f"zones: {', '.join(sorted(known))}",
                         )
                     )
-            if isinstance(check, HttpCheck) and check.url.startswith("/"):
+            url = getattr(check, "url", None)
+            if isinstance(url, str) and url.startswith("/"):
                 targets = [z for z in zones if check.zones is None or z.name in check.zones]
                 if not targets or any(z.base_url is None for z in targets):
                     errors.append(
                         ConfigError.at(
                             source.position(("checks", i, "url")),
-                            f"check {check.name!r} has a relative url {check.url!r} but a zone has no base_url",
+                            f"check {check.name!r} has a relative url {url!r} but a zone has no base_url",
                             hint="give every zone a base_url, or write an absolute url",
                         )
                     )

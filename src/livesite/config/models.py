@@ -5,12 +5,24 @@ Every model forbids unknown keys, so a typo is an error with file:line, never a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, Union, get_args
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from livesite.assertions import Assertion
 from livesite.config.types import AssertionRule, BudgetRule, Seconds
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=120)]
@@ -79,10 +91,18 @@ class Defaults(Model):
     failure_threshold: int = Field(3, ge=1)
     success_threshold: int = Field(2, ge=1)
     revision_header: str = "X-Version"
+    route_header: str = Field("X-Livesite-Route", description="carries a run's pinned revision to a router")
     user_agent: str = "livesite/0.1"
 
 
 class CheckBase(Model):
+    """What every check kind shares. A kind subclasses it in its own module (``livesite.checks.<kind>``)
+    with ``kind: Literal["<kind>"]`` and the assertion subjects it can observe."""
+
+    # Assertion subjects this kind observes; an assertion on another is a config error at load.
+    SUBJECTS: ClassVar[frozenset[str]] = frozenset({"latency"})
+
+    kind: str
     name: Name
     description: str = ""
     enabled: bool = True
@@ -96,6 +116,46 @@ class CheckBase(Model):
     tags: dict[str, str] = Field(default_factory=dict)
     assertions: list[AssertionRule] = Field(default_factory=list, alias="assert")
     budget: list[BudgetRule] = Field(default_factory=list)
+    # Values the loader filled in from ${VAR} or ${file:...} somewhere in this check.
+    _substituted: frozenset[str] = PrivateAttr(default=frozenset())
+    _rules: list[Assertion] | None = PrivateAttr(default=None)
+
+    @field_validator("assertions", "budget")
+    @classmethod
+    def _subjects_of_this_kind(cls, rules: list[Assertion]) -> list[Assertion]:
+        for rule in rules:
+            if rule.subject.name not in cls.SUBJECTS:
+                kind = cls.kind_name()
+                raise ValueError(
+                    f"{rule.expr!r}: a {kind} check cannot observe {rule.subject.name!r} "
+                    f"(hint: {kind} checks observe {', '.join(sorted(cls.SUBJECTS))})"
+                )
+        return rules
+
+    @classmethod
+    def kind_name(cls) -> str:
+        """The ``kind:`` this model is chosen by (its ``Literal`` tag)."""
+        return str(next(iter(get_args(cls.model_fields["kind"].annotation)), "a"))
+
+    def with_substituted(self, values: Iterable[str]) -> None:
+        """Called by the loader: which of this check's values came from ${VAR} or ${file:...}."""
+        self._substituted = frozenset(values)
+
+    def secrets(self) -> list[str]:
+        """Values of this check that must never be printed. A kind adds its credentials and those
+        ${VAR} values that land where secrets go (headers, query, body, what a socket sends)."""
+        return []
+
+    def implied(self) -> list[Assertion]:
+        """Assertions a kind holds its answers to unless told otherwise (an http check without a
+        status assertion wants a 2xx, as blackbox's http_2xx does)."""
+        return []
+
+    def rules(self) -> list[Assertion]:
+        """Every assertion the check's results are judged by: the check's own, implied ones, budgets."""
+        if self._rules is None:
+            self._rules = [*self.assertions, *self.implied(), *self.budget]
+        return self._rules
 
 
 def _secret_from_file(data: object, info: ValidationInfo, field: str) -> object:
@@ -146,77 +206,6 @@ class TlsSettings(Model):
     server_name: str | None = None
 
 
-class HttpCheck(CheckBase):
-    kind: Literal["http"] = "http"
-    url: str
-    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
-    json_body: JsonValue | None = Field(None, alias="json")
-    form: dict[str, str] | None = None
-    body: str | None = None
-    auth: Auth | None = None
-    follow_redirects: bool = True
-    max_redirects: int = Field(10, ge=0, le=50)
-    tls: TlsSettings = Field(default_factory=TlsSettings)
-    reuse_connection: bool = False
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=0)
-    revision_header: str | None = None
-
-    @model_validator(mode="after")
-    def _one_body(self) -> HttpCheck:
-        given = [
-            k
-            for k, v in (("json", self.json_body), ("form", self.form), ("body", self.body))
-            if v is not None
-        ]
-        if len(given) > 1:
-            raise ValueError(f"give one request body, not {' and '.join(given)}")
-        return self
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if v.startswith("/"):
-            return v
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"url {v!r} must be absolute (http(s)://host/...) or a path starting with / for zones"
-            )
-        if parts.username is not None:
-            raise ValueError(
-                "credentials in the url are not sent (hint: use auth: {basic: {username, password}})"
-            )
-        return v
-
-
-class TcpCheck(CheckBase):
-    kind: Literal["tcp"]
-    address: str | None = Field(None, description="host:port; default: the zone's base_url host and port")
-    send: str | None = None
-    expect: str | None = Field(None, description="a regular expression the first bytes read must match")
-    tls: bool = False
-
-
-class TlsCheck(CheckBase):
-    kind: Literal["tls"]
-    address: str | None = None
-    server_name: str | None = None
-    verify: bool = True
-    ca_file: Path | None = None
-
-
-class DnsCheck(CheckBase):
-    kind: Literal["dns"]
-    query: str
-    record_type: Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "SOA", "PTR", "CAA"] = "A"
-    nameserver: str | None = Field(None, description="host:port; default: the system resolver")
-    transport: Literal["udp", "tcp"] = "udp"
-
-
-CheckSpec = Annotated[HttpCheck | TcpCheck | TlsCheck | DnsCheck, Field(discriminator="kind")]
-
-
 class StoreSettings(Model):
     url: str = Field("sqlite:///livesite.db", description="sqlite:///path or postgresql://user@host/db")
     raw_retention: Seconds = 86400.0
@@ -232,7 +221,8 @@ class Config(Model):
     version: Literal[1] = 1
     zones: list[Zone] = Field(default_factory=list)
     defaults: Defaults = Field(default_factory=Defaults)
-    checks: list[CheckSpec] = Field(default_factory=list)
+    # Typed by the registry of kinds at load (:func:`config_model`); any CheckBase subclass here.
+    checks: list[SerializeAsAny[CheckBase]] = Field(default_factory=list)
     store: StoreSettings = Field(default_factory=StoreSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -253,8 +243,33 @@ class Config(Model):
                 return z
         return Zone(name=name)
 
-    def check(self, name: str) -> CheckSpec | None:
+    def check(self, name: str) -> CheckBase | None:
         return next((c for c in self.checks if c.name == name), None)
 
     def zones_for(self, check: CheckBase) -> list[str]:
         return check.zones if check.zones is not None else self.zone_names()
+
+
+_MODELS: dict[tuple[type[CheckBase], ...], type[Config]] = {}
+
+
+def config_model(specs: Sequence[type[CheckBase]]) -> type[Config]:
+    """The Config model whose ``checks`` are a union of ``specs``, discriminated by ``kind``.
+
+    The registry of check kinds (``livesite.checks.KINDS``) passes its spec models, so a new kind
+    reaches the config through the registry alone. Built once per set of kinds.
+    """
+    key = tuple(specs)
+    model = _MODELS.get(key)
+    if model is None:
+        if len(key) == 1:
+            item: object = key[0]
+        else:
+            item = Annotated[Union[key], Field(discriminator="kind")]  # noqa: UP007 - a runtime tuple
+        model = create_model(
+            "Config",
+            __base__=Config,
+            checks=(list[item], Field(default_factory=list)),  # type: ignore[valid-type]
+        )
+        _MODELS[key] = model
+    return model

@@ -35,6 +35,13 @@ class Source:
     data: object
     values: dict[Path_, Position] = field(default_factory=dict)
     keys: dict[Path_, Position] = field(default_factory=dict)
+    # Values filled in from ${VAR} and ${file:...}, by the path of the scalar they went into: where
+    # they land in a header, a query or a body, the redactor treats them as secrets.
+    substituted: dict[Path_, list[str]] = field(default_factory=dict)
+
+    def substituted_under(self, prefix: Path_) -> list[str]:
+        n = len(prefix)
+        return [v for path, values in self.substituted.items() if path[:n] == prefix for v in values]
 
     def position(self, path: Path_, *, key: bool = False) -> Position | None:
         """The nearest known position for a path: the key or value itself, else its closest parent."""
@@ -137,7 +144,10 @@ def _build(
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as e:  # e.g. `!!int x`, `!foo`
         raise ConfigError.at(_pos(src.file, node), f"invalid value: {_problem(e)}") from None
     if isinstance(value, str) and "$" in value:
-        return interpolate(value, env, _pos(src.file, node))
+        found: list[str] = []
+        value = interpolate(value, env, _pos(src.file, node), found)
+        if found:
+            src.substituted[path] = found
     return value
 
 
@@ -180,14 +190,24 @@ def _build_collection(
     return [_build(item, path + (i,), src, loader, env, active) for i, item in enumerate(node.value)]
 
 
-def interpolate(text: str, env: Mapping[str, str], where: Position | None = None) -> str:
+def interpolate(
+    text: str, env: Mapping[str, str], where: Position | None = None, found: list[str] | None = None
+) -> str:
     """Fill ``${VAR}``, ``${VAR:-default}`` and ``${file:path}``; ``$$`` is a literal ``$``.
+
+    Every value filled in is appended to ``found`` when given.
 
     Raises:
         ConfigError: a variable is not set and has no default, or a file cannot be read.
     """
 
     def one(m: re.Match[str]) -> str:
+        value = _one(m)
+        if found is not None and m.group(0) != "$$":
+            found.append(value)
+        return value
+
+    def _one(m: re.Match[str]) -> str:
         if m.group(0) == "$$":
             return "$"
         expr = m.group(1)

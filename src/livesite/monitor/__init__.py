@@ -1,7 +1,7 @@
-"""Production checks, continuously: schedule, retry, damp flapping, store, expose."""
+"""Production checks, continuously: a client of the probe service that damps flapping, stores, exposes."""
 
 from livesite.monitor.once import run_once
-from livesite.monitor.plan import Job, Plan, plan
+from livesite.monitor.plan import MonitorJob, Plan, plan
 from livesite.monitor.service import CheckStatus, Monitor
 
-__all__ = ["CheckStatus", "Job", "Monitor", "Plan", "plan", "run_once"]
+__all__ = ["CheckStatus", "Monitor", "MonitorJob", "Plan", "plan", "run_once"]

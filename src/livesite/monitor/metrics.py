@@ -6,33 +6,42 @@ Our own series are ``livesite_*``: result counters, states, schedule lag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from livesite.monitor.scheduler import LAG_BUCKETS
+from livesite.checks import KINDS, Kind, Metric
 from livesite.monitor.service import Monitor
+from livesite.probe import LAG_BUCKETS
 from livesite.results import Result
 from livesite.states import CheckState
 
-_HELP = {
-    "probe_success": ("gauge", "Whether the last run of the check passed (ok or degraded)"),
-    "probe_duration_seconds": ("gauge", "How long the last run took, in seconds"),
-    "probe_http_duration_seconds": ("gauge", "Duration of the last http run by phase"),
-    "probe_http_status_code": ("gauge", "Response HTTP status code of the last run"),
-    "probe_http_content_length": ("gauge", "Length of the last response body in bytes"),
-    "probe_http_redirects": ("gauge", "The number of redirects followed"),
-    "probe_ssl_earliest_cert_expiry": ("gauge", "Expiry of the peer certificate, as a Unix timestamp"),
-    "probe_dns_lookup_time_seconds": ("gauge", "Seconds spent resolving"),
-    "livesite_check_degraded": ("gauge", "Whether the last run passed but broke a budget"),
-    "livesite_check_state": (
+_COMMON = (
+    Metric("probe_success", "gauge", "Whether the last run of the check passed (ok or degraded)"),
+    Metric("probe_duration_seconds", "gauge", "How long the last run took, in seconds"),
+    Metric("probe_dns_lookup_time_seconds", "gauge", "Seconds spent resolving the target's name"),
+    Metric("livesite_check_degraded", "gauge", "Whether the last run passed but broke a budget"),
+)
+_OWN = (
+    Metric(
+        "livesite_check_state",
         "gauge",
         "State of the check in the zone after flap damping (1 for the current state)",
     ),
-    "livesite_check_results_total": ("counter", "Results by status"),
-    "livesite_schedule_lag_seconds": ("histogram", "How late runs started against their schedule"),
-    "livesite_checks_in_flight": ("gauge", "Runs in progress"),
-    "livesite_schedule_skipped_total": ("counter", "Ticks skipped because the previous run was still going"),
-}
+    Metric("livesite_check_results_total", "counter", "Results by status"),
+    Metric("livesite_schedule_lag_seconds", "histogram", "How late runs started against their schedule"),
+    Metric("livesite_checks_in_flight", "gauge", "Runs in progress"),
+    Metric(
+        "livesite_schedule_skipped_total", "counter", "Ticks skipped because the previous run was still going"
+    ),
+)
+
+
+def _help(kinds: Mapping[str, Kind]) -> dict[str, Metric]:
+    """Every metric name once, in a stable order: the shared ones, each kind's, then our own."""
+    out: dict[str, Metric] = {}
+    for metric in (*_COMMON, *(m for kind in kinds.values() for m in kind.metrics), *_OWN):
+        out.setdefault(metric.name, metric)
+    return out
 
 
 def _esc(value: str) -> str:
@@ -46,39 +55,27 @@ def _labels(result: Result) -> str:
     )
 
 
-def _probe_lines(result: Result) -> Iterable[tuple[str, str]]:
+def _value(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6f}"
+
+
+def _probe_lines(result: Result, kinds: Mapping[str, Kind]) -> Iterable[tuple[str, str]]:
     labels = _labels(result)
     yield "probe_success", f"probe_success{{{labels}}} {1 if result.passed else 0}"
     yield "probe_duration_seconds", f"probe_duration_seconds{{{labels}}} {result.duration_seconds:.6f}"
     yield (
+        "probe_dns_lookup_time_seconds",
+        f"probe_dns_lookup_time_seconds{{{labels}}} {result.phases.resolve:.6f}",
+    )
+    yield (
         "livesite_check_degraded",
         f"livesite_check_degraded{{{labels}}} {int(result.status.value == 'degraded')}",
     )
-    p = result.phases
-    if result.kind == "http":
-        for phase, value in (
-            ("resolve", p.resolve),
-            ("connect", p.connect),
-            ("tls", p.tls),
-            ("processing", p.processing),
-            ("transfer", p.transfer),
-        ):
-            yield (
-                "probe_http_duration_seconds",
-                f'probe_http_duration_seconds{{{labels},phase="{phase}"}} {value:.6f}',
-            )
-        if result.status_code is not None:
-            yield "probe_http_status_code", f"probe_http_status_code{{{labels}}} {result.status_code}"
-        if result.response_bytes is not None:
-            yield (
-                "probe_http_content_length",
-                f"probe_http_content_length{{{labels}}} {result.response_bytes}",
-            )
-        yield "probe_http_redirects", f"probe_http_redirects{{{labels}}} {len(result.redirects)}"
-    yield "probe_dns_lookup_time_seconds", f"probe_dns_lookup_time_seconds{{{labels}}} {p.resolve:.6f}"
-    if result.cert_not_after is not None:
-        expiry = result.cert_not_after.timestamp()
-        yield "probe_ssl_earliest_cert_expiry", f"probe_ssl_earliest_cert_expiry{{{labels}}} {expiry:.0f}"
+    kind = kinds.get(result.kind)
+    if kind is None:
+        return
+    for name, extra, value in kind.samples(result):
+        yield name, f"{name}{{{labels}{',' + extra if extra else ''}}} {_value(value)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +97,7 @@ def snapshot(monitor: Monitor) -> Snapshot:
     lag = monitor.scheduler.lag
     return Snapshot(
         results=list(monitor.last.values()),
-        states=[(key, track.state) for key, track in monitor.tracks.items()],
+        states=[((key[0], key[1]), track.state) for key, track in monitor.tracks.items()],
         totals=list(monitor.totals.items()),
         lag_counts=list(lag.counts),
         lag_total=lag.total,
@@ -110,11 +107,12 @@ def snapshot(monitor: Monitor) -> Snapshot:
     )
 
 
-def render(snap: Snapshot) -> str:
+def render(snap: Snapshot, kinds: Mapping[str, Kind] = KINDS) -> str:
     """The whole exposition, grouped by metric name as the format requires. Pure: safe off the loop."""
-    groups: dict[str, list[str]] = {name: [] for name in _HELP}
+    metrics = _help(kinds)
+    groups: dict[str, list[str]] = {name: [] for name in metrics}
     for result in snap.results:
-        for name, line in _probe_lines(result):
+        for name, line in _probe_lines(result, kinds):
             groups[name].append(line)
     for key, current in snap.states:
         check, zone = _esc(key[0]), _esc(key[1])
@@ -141,8 +139,8 @@ def render(snap: Snapshot) -> str:
     for name, lines in groups.items():
         if not lines:
             continue
-        kind, help_text = _HELP[name]
-        out.append(f"# HELP {name} {help_text}")
-        out.append(f"# TYPE {name} {kind}")
+        metric = metrics[name]
+        out.append(f"# HELP {name} {metric.help}")
+        out.append(f"# TYPE {name} {metric.type}")
         out.extend(lines)
     return "\n".join(out) + "\n"

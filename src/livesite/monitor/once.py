@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from livesite.checks.context import Resources, RunContext
-from livesite.clock import Clock, SystemClock
+from livesite.clock import Clock
 from livesite.config.models import Config
-from livesite.monitor.plan import Job, Plan
-from livesite.monitor.retry import run_with_retries
+from livesite.monitor.plan import MonitorJob, Plan
+from livesite.probe import ProbeService
 from livesite.results import Result
 from livesite.store import open_store
 
@@ -29,17 +28,12 @@ async def run_once(
         StoreError: the store cannot be opened or written (checked before any check runs).
     """
     store = await open_store(store_url, base_dir=config.base_dir) if store_url else None
-    clock = clock or SystemClock()
-    resources = Resources(config.base_dir)
-    contexts = {
-        zone: RunContext(zone=config.zone(zone), defaults=config.defaults, resources=resources, clock=clock)
-        for zone in config.zone_names()
-    }
+    probes = ProbeService(config, clock=clock)
     slots = asyncio.Semaphore(concurrency)
 
-    async def one(job: Job) -> Result:
+    async def one(job: MonitorJob) -> Result:
         async with slots:
-            result = await run_with_retries(job.check, contexts[job.zone], job.retries)
+            result = await probes.probe(job.check, job.zone, job.identity, job.retries)
         if on_result is not None:
             on_result(result)
         return result
@@ -50,6 +44,6 @@ async def run_once(
             await store.add_results(results)
         return results
     finally:
-        resources.close()
+        probes.close()
         if store is not None:
             await store.close()

@@ -1,12 +1,13 @@
-"""The monitor: runs the plan forever, folds Results into states, stores them, keeps what /metrics shows.
+"""The monitor: one client of the probe service. It schedules the plan, folds Results into states,
+stores them and keeps what /metrics shows.
 
-It owns no I/O of its own beyond the checks and the store; the web app and the CLI read it through
-:meth:`Monitor.snapshot` and :meth:`Monitor.latest`.
+It owns no I/O of its own beyond the store; the web app and the CLI read it through
+:meth:`Monitor.snapshot` and :attr:`Monitor.last`. At start it takes each check's state from the
+store's latest state change, so a restart does not announce every check as new.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import random
 from collections import Counter
@@ -15,13 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from livesite.checks.context import Resources, RunContext
 from livesite.clock import Clock, SystemClock
 from livesite.config.models import Config
 from livesite.monitor.damping import Track, observe
-from livesite.monitor.plan import Job, Plan
-from livesite.monitor.retry import run_with_retries
-from livesite.monitor.scheduler import Scheduler
+from livesite.monitor.plan import MonitorJob, Plan
+from livesite.probe import Job, ProbeService, Scheduler
 from livesite.results import Result
 from livesite.states import CheckState, StateChange
 
@@ -33,6 +32,12 @@ class Sink(Protocol):
 
     def put(self, result: Result) -> None: ...
     def put_event(self, event: StateChange) -> None: ...
+
+
+class History(Protocol):
+    """Where the monitor finds each check's state before it started (``livesite.store.Store``)."""
+
+    async def latest_states(self) -> list[StateChange]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,51 +60,64 @@ class Monitor:
         rng: random.Random | None = None,
         on_result: Callable[[Result], None] | None = None,
         on_change: Callable[[StateChange], None] | None = None,
+        probes: ProbeService | None = None,
+        history: History | None = None,
     ) -> None:
         self.config = config
         self.plan = plan
         self.sink = sink
         self.clock = clock or SystemClock()
-        self.on_result = on_result
-        self.on_change = on_change
-        self.resources = Resources(config.base_dir)
-        self.contexts = {
-            zone: RunContext(
-                zone=config.zone(zone), defaults=config.defaults, resources=self.resources, clock=self.clock
-            )
-            for zone in config.zone_names()
-        }
-        self.tracks: dict[tuple[str, str], Track] = {job.key: Track() for job in plan.jobs}
-        self.last: dict[tuple[str, str], Result] = {}
+        self.history = history
+        self.probes = probes or ProbeService(config, clock=self.clock, rng=rng)
+        self.result_subscribers: list[Callable[[Result], None]] = [on_result] if on_result else []
+        self.change_subscribers: list[Callable[[StateChange], None]] = [on_change] if on_change else []
+        self.jobs: dict[tuple[str, ...], MonitorJob] = {job.key: job for job in plan.jobs}
+        self.tracks: dict[tuple[str, ...], Track] = {key: Track() for key in self.jobs}
+        self.last: dict[tuple[str, ...], Result] = {}
         self.totals: Counter[tuple[str, str, str]] = Counter()
-        self.scheduler = Scheduler(
-            plan.jobs,
-            self._execute,
-            clock=self.clock,
-            concurrency=config.monitor.concurrency,
-            rng=rng,
-        )
 
-    async def run(self) -> None:
-        """Run until cancelled."""
-        # The config, plan and contexts live as long as the process: move them out of the collector's
-        # sight, or every full collection walks them all and stalls the loop (bench/RESULTS.md: 1.4 s
-        # pauses at 10,000 checks before, under 100 ms after).
-        gc.collect()
-        gc.freeze()
+    @property
+    def scheduler(self) -> Scheduler[Job]:
+        return self.probes.scheduler
+
+    def on_change(self, subscriber: Callable[[StateChange], None]) -> None:
+        """Hear every change of state (an alert router, a status page, a rollout watching health)."""
+        self.change_subscribers.append(subscriber)
+
+    def on_result(self, subscriber: Callable[[Result], None]) -> None:
+        self.result_subscribers.append(subscriber)
+
+    async def seed(self) -> None:
+        """Take each check's state from the latest stored state change (no-op without history)."""
+        if self.history is None:
+            return
+        for change in await self.history.latest_states():
+            track = self.tracks.get((change.check, change.zone))
+            if track is not None and track.state is CheckState.unknown:
+                track.state = change.current
+                track.since = change.at
+
+    async def run(self, until: float | None = None) -> None:
+        """Run until cancelled (or until the clock's monotonic ``until``)."""
+        await self.seed()
+        self.probes.schedule_all(self.plan.jobs, self._heard)
         try:
-            await self.scheduler.run()
+            await self.probes.run(until)
         finally:
-            self.resources.close()
+            self.probes.close()
 
-    async def _execute(self, job: Job) -> None:
-        result = await run_with_retries(job.check, self.contexts[job.zone], job.retries)
-        self.record(job, result)
+    def stop(self) -> None:
+        self.probes.stop()
 
-    def record(self, job: Job, result: Result) -> None:
+    def _heard(self, job: Job, result: Result) -> None:
+        monitor_job = self.jobs.get(job.key)
+        if monitor_job is not None:
+            self.record(monitor_job, result)
+
+    def record(self, job: MonitorJob, result: Result) -> None:
         key = job.key
         self.last[key] = result
-        self.totals[(key[0], key[1], result.status.value)] += 1
+        self.totals[(job.check.name, job.zone, result.status.value)] += 1
         change = observe(self.tracks[key], result, job.failure_threshold, job.success_threshold)
         if change is not None:
             log.info(
@@ -110,14 +128,14 @@ class Monitor:
                 change.current,
                 change.reason,
             )
-            if self.on_change is not None:
-                self.on_change(change)
+            for hear in self.change_subscribers:
+                hear(change)
         if self.sink is not None:
             self.sink.put(result)
             if change is not None:
                 self.sink.put_event(change)
-        if self.on_result is not None:
-            self.on_result(result)
+        for hear_result in self.result_subscribers:
+            hear_result(result)
 
     def snapshot(self) -> list[CheckStatus]:
         return [

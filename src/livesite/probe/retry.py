@@ -6,18 +6,21 @@ connection or a failed handshake may be a blip, and the attempts say how often i
 
 from __future__ import annotations
 
-from livesite.checks import run_check
-from livesite.checks.context import RunContext
-from livesite.config.models import CheckSpec, RetrySpec
+from collections.abc import Mapping
+
+from livesite.checks import KINDS, Kind, RunContext, run_check
+from livesite.config.models import CheckBase, RetrySpec
 from livesite.results import Attempt, Result
 
 
-async def run_with_retries(spec: CheckSpec, ctx: RunContext, retries: RetrySpec) -> Result:
+async def run_with_retries(
+    spec: CheckBase, ctx: RunContext, retries: RetrySpec, kinds: Mapping[str, Kind] = KINDS
+) -> Result:
     attempts: list[Attempt] = []
     for number in range(1, retries.attempts + 1):
         if number > 1:
             await ctx.clock.sleep(retries.delay_before(number))
-        result = await run_check(spec, ctx)
+        result = await run_check(spec, ctx, kinds)
         worth_retrying = result.failure is not None and result.failure.kind.is_network
         if retries.attempts == 1:
             return result

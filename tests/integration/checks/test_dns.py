@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from livesite.checks import RunContext, run_check
-from livesite.config import DnsCheck, Zone
+from livesite.checks import DnsCheck, RunContext, run_check
+from livesite.config import Zone
 from livesite.results import FailureKind, Result, Status
 from livesite.testing.servers import Dnsmasq, free_port
 from livesite.testing.target import TargetServer
@@ -52,11 +52,19 @@ async def test_the_query_works_over_tcp_too(dnsmasq: Dnsmasq) -> None:
     assert result.status is Status.ok, result.reason()
 
 
-async def test_nxdomain_without_assertions_is_a_dns_error(dnsmasq: Dnsmasq) -> None:
+async def test_nxdomain_without_assertions_is_a_wrong_answer_never_retried(dnsmasq: Dnsmasq) -> None:
+    # As blackbox's dns prober: the name server answered, and the answer is wrong (not a network error).
     result = await probe(dns("missing.test", dnsmasq.nameserver))
-    assert result.status is Status.error
-    assert result.failure is not None and result.failure.kind is FailureKind.dns
-    assert result.failure.message == "missing.test A: NXDOMAIN"
+    assert result.status is Status.failed
+    assert result.failure is not None and result.failure.kind is FailureKind.assertion
+    assert not result.failure.kind.is_network
+    assert result.reason() == 'assertion: expected rcode in ["NOERROR"], observed NXDOMAIN'
+
+
+async def test_the_answer_code_is_still_checked_when_other_assertions_hold(dnsmasq: Dnsmasq) -> None:
+    result = await probe(dns("missing.test", dnsmasq.nameserver, "len(answers) == 0"))
+    assert result.status is Status.failed
+    assert [a.expr for a in result.assertions if not a.passed] == ['rcode in ["NOERROR"]']
 
 
 async def test_nxdomain_fails_an_answers_assertion_with_nothing_observed(dnsmasq: Dnsmasq) -> None:
@@ -70,10 +78,10 @@ async def test_an_expected_nxdomain_can_be_asserted_on_the_rcode(dnsmasq: Dnsmas
     assert result.status is Status.ok, result.reason()
 
 
-async def test_a_refused_query_is_a_dns_error_naming_the_rcode(dnsmasq: Dnsmasq) -> None:
+async def test_a_refused_query_fails_naming_the_rcode(dnsmasq: Dnsmasq) -> None:
     result = await probe(dns("example.com", dnsmasq.nameserver))
-    assert result.failure is not None and result.failure.kind is FailureKind.dns
-    assert result.failure.message == "example.com A: REFUSED"
+    assert result.status is Status.failed
+    assert "observed REFUSED" in result.reason()
 
 
 async def test_a_name_server_that_never_answers_is_a_timeout() -> None:
@@ -81,7 +89,7 @@ async def test_a_name_server_that_never_answers_is_a_timeout() -> None:
     result = await probe(dns("shop.test", f"127.0.0.1:{port}", timeout="300ms"))
     assert result.status is Status.error
     assert result.failure is not None and result.failure.kind is FailureKind.timeout
-    assert result.failure.message == "no answer within 0.3s (stopped during resolve)"
+    assert result.failure.message == "no answer within 0.3s (stopped during query)"
 
 
 async def test_a_tcp_name_server_that_hangs_is_a_timeout(target: TargetServer) -> None:

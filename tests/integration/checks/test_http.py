@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from livesite.checks import Resources, RunContext, run_check
-from livesite.config import HttpCheck, Zone
+from livesite.checks import HttpCheck, Resources, RunContext, run_check
+from livesite.config import Zone
 from livesite.results import FailureKind, Result, Status
 from livesite.testing.servers import Nginx, Pki, free_port, make_pki
 from livesite.testing.target import TargetServer
@@ -48,8 +48,8 @@ async def test_status_headers_and_body_assertions_pass_against_nginx(nginx: Ngin
         )
     )
     assert result.status is Status.ok, result.reason()
-    assert result.status_code == 200
-    assert result.response_bytes == 17
+    assert result.http.status_code == 200
+    assert result.http.body_bytes == 17
 
 
 async def test_json_assertions_read_paths_and_lengths_from_nginx(nginx: Nginx) -> None:
@@ -133,7 +133,7 @@ async def test_a_binary_body_is_measured_and_searched_without_decoding_errors(
     assert result.status is Status.ok, result.reason()
     from_nginx = await probe(http(nginx.url("/files/binary.bin"), "size == 1KiB", "status == 200"))
     assert from_nginx.status is Status.ok, from_nginx.reason()
-    assert from_nginx.response_bytes == 1024
+    assert from_nginx.http.body_bytes == 1024
 
 
 async def test_chunked_and_close_delimited_bodies_are_read_to_the_end(target: TargetServer) -> None:
@@ -159,7 +159,7 @@ async def test_a_body_over_max_body_bytes_is_an_http_failure(target: TargetServe
 async def test_a_large_body_under_the_limit_is_counted(nginx: Nginx) -> None:
     result = await probe(http(nginx.url("/files/big.txt"), "size > 150kB"))
     assert result.status is Status.ok, result.reason()
-    assert result.response_bytes == 200_000
+    assert result.http.body_bytes == 200_000
 
 
 # ---------------------------------------------------------------------------------------------- redirects
@@ -170,7 +170,7 @@ async def test_redirects_are_followed_and_the_chain_is_recorded(target: TargetSe
         http(target.url("/redirect/3"), "status == 200", "redirects == 3", "body == arrived")
     )
     assert result.status is Status.ok, result.reason()
-    assert result.redirects == [target.url(f"/redirect/{n}") for n in (2, 1, 0)]
+    assert result.http.redirects == [target.url(f"/redirect/{n}") for n in (2, 1, 0)]
     assert result.target == target.url("/redirect/0")
 
 
@@ -193,13 +193,13 @@ async def test_redirects_are_not_followed_when_follow_redirects_is_off(nginx: Ng
         http(nginx.url("/moved"), "status == 301", "header.Location exists", follow_redirects=False)
     )
     assert result.status is Status.ok, result.reason()
-    assert result.redirects == []
+    assert result.http.redirects == []
 
 
 async def test_nginx_redirect_to_root_is_followed(nginx: Nginx) -> None:
     result = await probe(http(nginx.url("/moved"), "status == 200", "body contains hello"))
     assert result.status is Status.ok, result.reason()
-    assert len(result.redirects) == 1
+    assert len(result.http.redirects) == 1
 
 
 # ---------------------------------------------------------------------------------------------- request bodies
@@ -301,8 +301,8 @@ async def test_bearer_auth_arrives_and_the_token_never_reaches_the_result(target
     )
     result = await probe(spec)
     assert target.received[-1].headers["authorization"] == f"Bearer {token}"
-    assert result.status_code == 200
-    assert result.assertions[1].observed == "Bearer ****"
+    assert result.http.status_code == 200
+    assert result.assertions[1].observed == "****"  # a subject named like a credential: masked whole
     assert token not in result.model_dump_json()
 
 
@@ -339,7 +339,7 @@ async def test_a_client_certificate_opens_a_location_that_requires_one(tls_nginx
     without = await probe(
         http(tls_nginx.https_url("/mtls/"), "status == 200", tls={"ca_file": str(pki.ca_cert)})
     )
-    assert without.status is Status.failed and without.status_code == 403
+    assert without.status is Status.failed and without.http.status_code == 403
     tls = {"ca_file": str(pki.ca_cert), "cert_file": str(pki.client_cert), "key_file": str(pki.client_key)}
     result = await probe(
         http(tls_nginx.https_url("/mtls/"), "status == 200", "body contains 'CN=livesite probe'", tls=tls)
@@ -357,7 +357,7 @@ async def test_cert_days_left_comes_from_the_real_certificate(tls_nginx: Nginx, 
     )
     result = await probe(spec)
     assert result.status is Status.ok, result.reason()
-    assert result.cert_not_after == pki.not_after
+    assert result.observation.tls.earliest_expiry == pki.not_after
     assert result.assertions[0].observed is not None and result.assertions[0].observed.startswith(
         ("29.", "30.")
     )

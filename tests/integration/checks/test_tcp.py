@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from livesite.checks import RunContext, run_check
-from livesite.config import TcpCheck, Zone
+from livesite.checks import RunContext, TcpCheck, run_check
+from livesite.config import Zone
 from livesite.results import FailureKind, Result, Status
 from livesite.testing.servers import Nginx, free_port
 from livesite.testing.target import TargetServer

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from livesite.checks import RunContext, run_check
-from livesite.config import TlsCheck, Zone
+from livesite.checks import RunContext, TlsCheck, run_check
+from livesite.config import Zone
 from livesite.results import FailureKind, Result, Status
 from livesite.testing.servers import Nginx, Pki, free_port, make_pki
 from livesite.testing.target import TargetServer
@@ -31,7 +31,7 @@ async def test_a_trusted_certificate_reports_about_thirty_days_left(tls_nginx: N
         tls(tls_nginx.https_address, "cert.days_left > 29", "cert.days_left <= 30", ca_file=pki.ca_cert)
     )
     assert result.status is Status.ok, result.reason()
-    assert result.cert_not_after == pki.not_after
+    assert result.observation.tls.earliest_expiry == pki.not_after
     assert result.target == tls_nginx.https_address
 
 
@@ -77,7 +77,7 @@ async def test_verify_false_still_reads_the_expiry_of_an_untrusted_certificate(
 ) -> None:
     result = await probe(tls(tls_nginx.https_address, "cert.days_left > 29", verify=False))
     assert result.status is Status.ok, result.reason()
-    assert result.cert_not_after == pki.not_after
+    assert result.observation.tls.earliest_expiry == pki.not_after
 
 
 async def test_a_certificate_for_another_name_is_not_trusted(tls_nginx: Nginx, pki: Pki) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from livesite.checks import RunContext
 from livesite.config import loads
-from livesite.monitor.retry import run_with_retries
+from livesite.probe import run_with_retries
 from livesite.results import FailureKind, Status
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from livesite.config import DnsCheck, HttpCheck, TlsCheck, load, loads
+from livesite.checks import DnsCheck, HttpCheck, TlsCheck
+from livesite.config import load, loads
 from livesite.errors import ConfigError
 
 GOOD = Path(__file__).parent / "good"

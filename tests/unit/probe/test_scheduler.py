@@ -2,8 +2,9 @@ import asyncio
 import itertools
 
 from livesite.config import loads
-from livesite.monitor.plan import Job, plan, spread
-from livesite.monitor.scheduler import Scheduler
+from livesite.monitor.plan import MonitorJob as Job
+from livesite.monitor.plan import plan
+from livesite.probe import Scheduler, spread
 from livesite.testing import FakeClock
 
 CONFIG = """
