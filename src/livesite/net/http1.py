@@ -4,12 +4,16 @@ Why not httpx or aiohttp: a probe needs the exact split of resolve / connect / t
 transfer (as blackbox_exporter reports it), a fresh connection per probe by default, and a low CPU
 cost per probe so that thousands of checks fit in a fraction of a core. A general-purpose client
 hides the first and spends several times the second.
+
+Targets are not trusted: everything they send is bounded as it arrives (``livesite.net.limits``:
+head lines, header count and size, chunk framing; ``max_body_bytes`` for the body), a crossed bound
+aborts the connection at once, and each read is parsed in one bounded step, so a hostile server costs
+its own check a failure and nothing more. Bodies are never decompressed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -20,6 +24,9 @@ from urllib.parse import urlsplit
 import httptools
 
 from livesite.net.errors import ProbeError
+from livesite.net.limits import DEFAULT_LIMITS, HeadGuard, Limits, framing_too_long
+from livesite.net.resolve import Resolver
+from livesite.net.resolve import resolve as resolve_host
 from livesite.results import FailureKind
 
 _now = time.perf_counter
@@ -63,20 +70,29 @@ class Response:
         return out
 
 
+class _Stop(Exception):
+    """Raised from a parser callback to make httptools stop at once (the exchange has failed or ended)."""
+
+
 class _Exchange(asyncio.Protocol):
     """One response read off a connection. httptools calls the on_* methods."""
 
-    def __init__(self, max_body_bytes: int, progress: Progress) -> None:
+    def __init__(self, max_body_bytes: int, progress: Progress, limits: Limits = DEFAULT_LIMITS) -> None:
         self.max_body_bytes = max_body_bytes
         self.progress = progress
+        self.limits = limits
+        self.guard = HeadGuard(limits)
         self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.status = 0
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
         self.body_size = 0
+        self.chunks = 0
+        self.idle_bytes = 0  # body-phase bytes since the last body byte or chunk: chunk lines, trailers
         self.headers_done = False
         self.complete = False
+        self.failed = False
         self.keep_alive = False
         self.first_byte_at = 0.0
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -87,8 +103,10 @@ class _Exchange(asyncio.Protocol):
     def reset(self) -> None:
         """Ready the protocol for the next response on a kept-alive connection."""
         self.parser = httptools.HttpResponseParser(self)
+        self.guard = HeadGuard(self.limits)
         self.headers, self.body, self.body_size = [], [], 0
-        self.headers_done = self.complete = False
+        self.chunks = self.idle_bytes = 0
+        self.headers_done = self.complete = self.failed = False
         self.first_byte_at = 0.0
         self.done = asyncio.get_running_loop().create_future()
 
@@ -97,19 +115,52 @@ class _Exchange(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
-        if self.parser is None:
-            return  # released: the exchange is over, whatever else arrives is not ours to read
+        parser = self.parser
+        if parser is None or self.failed:
+            return  # released or failed: whatever else arrives is not ours to read
+        if self.complete:
+            # HTTP/1.1 servers never speak unasked: bytes after the response make the connection
+            # unfit for reuse, and reading them would only cost us.
+            self.keep_alive = False
+            if self.transport is not None:
+                self.transport.abort()
+            return
         if not self.first_byte_at:
             self.first_byte_at = _now()
             self.progress.phase = "transfer"
         try:
-            self.parser.feed_data(data)
+            view = memoryview(data)
+            start = 0
+            # The head is scanned (and bounded) before httptools sees it, one head at a time: a 1xx
+            # response is followed by another head in the same read.
+            while not self.headers_done:
+                end = self.guard.scan(data, start)
+                if end < 0:
+                    parser.feed_data(view[start:])
+                    return
+                parser.feed_data(view[start:end])
+                start = end
+                if start == len(data) or self.failed or self.complete:
+                    return
+            before = (self.body_size, self.chunks)
+            parser.feed_data(view[start:] if start else data)
+            if not self.complete and (self.body_size, self.chunks) == before:
+                self.idle_bytes += len(data) - start
+                if self.idle_bytes > self.limits.max_line_bytes:
+                    self._fail(framing_too_long(self.limits))
+            else:
+                self.idle_bytes = 0
+        except ProbeError as e:
+            self._fail(e)
         except httptools.HttpParserUpgrade:
             self._fail(
                 ProbeError(FailureKind.protocol, "the server switched protocols (upgrade), not HTTP/1.1")
             )
         except httptools.HttpParserError as e:
-            self._fail(ProbeError(FailureKind.protocol, f"invalid HTTP response: {e}"))
+            if isinstance(e.__context__, ProbeError):
+                self._fail(e.__context__)  # a bound crossed inside a callback (httptools chains it)
+            elif not self.failed and not self.complete:
+                self._fail(ProbeError(FailureKind.protocol, f"invalid HTTP response: {e}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -130,28 +181,48 @@ class _Exchange(asyncio.Protocol):
         return "content-length" not in names and "transfer-encoding" not in names
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        if self.complete or self.failed:
+            raise _Stop  # a second response nobody asked for: stop parsing
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.headers_done:
+            self.guard.count_trailer()  # a trailer after a chunked body: same budget as the headers
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
         assert self.parser is not None  # httptools calls back from inside feed_data
         self.status = self.parser.get_status_code()
-        if not self.expect_body:
+        if not self.expect_body and not 100 <= self.status < 200:
             # httptools cannot be told the request was HEAD, so it would wait for Content-Length
             # bytes that never come. The response ends here.
             self.on_message_complete()
 
+    def on_chunk_header(self) -> None:
+        self.chunks += 1
+
     def on_body(self, body: bytes) -> None:
+        if self.complete or self.failed:
+            raise _Stop  # a body after HEAD, or after a failure: not ours to keep
         self.body_size += len(body)
         if self.body_size > self.max_body_bytes:
             self._fail(
                 ProbeError(FailureKind.http, f"the body is larger than the {self.max_body_bytes}-byte limit")
             )
-            return
+            raise _Stop
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        if 100 <= self.status < 200 and self.status != 101:
+            # An interim response (100 Continue, 103 Early Hints): the real one follows. Its head is
+            # dropped; the guard's counts go on, so endless interim heads stay bounded.
+            self.headers = []
+            self.headers_done = False
+            self.status = 0
+            return
+        if self.complete:
+            return
         self.complete = True
         self.keep_alive = self.parser is not None and self.parser.should_keep_alive()
         if not self.done.done():
@@ -160,13 +231,19 @@ class _Exchange(asyncio.Protocol):
     def release(self) -> None:
         """Break the protocol ↔ parser ↔ transport cycles, so a finished probe is freed at once by
         reference counting instead of waiting for the cyclic collector (whose full passes grow with
-        every Result still buffered for the store)."""
+        every Result still buffered for the store). The body's pieces go too: a probe's memory is
+        the Response it returned, and only while someone holds it."""
         self.parser = None
         self.transport = None
+        self.body = []
 
     def _fail(self, error: ProbeError) -> None:
+        self.failed = True
+        self.keep_alive = False
         if not self.done.done():
             self.done.set_exception(error)
+            if not self.waiting:
+                self.done.exception()  # nobody will await it: mark it retrieved
         if self.transport is not None:
             self.transport.abort()
 
@@ -199,28 +276,15 @@ class Target:
         return cls(parts.scheme, parts.hostname, port, path)
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-    except OSError:
-        return False
-    return True
+async def resolve(
+    host: str, port: int, overrides: Mapping[str, str], *, resolver: Resolver | None = None
+) -> str:
+    """Host name → one IP address (the zone's override first, as curl --resolve does).
 
-
-async def resolve(host: str, port: int, overrides: Mapping[str, str]) -> str:
-    """Host name → one IP address (the zone's override first, as curl --resolve does)."""
-    if host in overrides:
-        return overrides[host]
-    if _is_ip(host):
-        return host
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as e:
-        raise ProbeError(FailureKind.dns, f"cannot resolve {host!r}: {e.strerror}") from None
-    if not infos:
-        raise ProbeError(FailureKind.dns, f"{host!r} has no address")
-    return str(infos[0][4][0])
+    ``port`` is unused (kept for callers); ``resolver`` defaults to the running loop's shared one
+    (see ``livesite.net.resolve``), whose lookups cannot starve other checks.
+    """
+    return await resolve_host(host, overrides, resolver)
 
 
 class Connection:
@@ -267,16 +331,25 @@ async def open_connection(
     ssl_context: ssl.SSLContext | None,
     server_name: str | None,
     max_body_bytes: int,
+    limits: Limits = DEFAULT_LIMITS,
+    resolver: Resolver | None = None,
 ) -> Connection:
-    """Resolve, connect and (for https) handshake, timing each phase."""
+    """Resolve, connect and (for https) handshake, timing each phase.
+
+    ``limits`` bounds what the response may send besides its body (``max_body_bytes``);
+    ``resolver`` defaults to the loop's shared system resolver (``livesite.net.resolve``).
+
+    Raises:
+        ProbeError: dns, connect or tls, with a message naming the address.
+    """
     loop = asyncio.get_running_loop()
     t0 = _now()
     progress.phase = "resolve"
-    ip = await resolve(target.host, target.port, overrides)
+    ip = await resolve_host(target.host, overrides, resolver)
     t1 = _now()
     progress.resolve += t1 - t0
     progress.phase = "connect"
-    protocol = _Exchange(max_body_bytes, progress)
+    protocol = _Exchange(max_body_bytes, progress, limits)
     try:
         transport, _ = await loop.create_connection(lambda: protocol, ip, target.port)
     except OSError as e:
@@ -362,10 +435,12 @@ async def exchange(connection: Connection, request: bytes, progress: Progress, u
         first = protocol.first_byte_at or end
         progress.processing += first - sent
         progress.transfer += end - first
+    body = b"".join(protocol.body)
+    protocol.body = []  # the joined copy is the only one kept, even on a connection kept for reuse
     return Response(
         status=protocol.status,
         headers=protocol.headers,
-        body=b"".join(protocol.body),
+        body=body,
         url=url,
         peer_cert_der=connection.cert,
     )

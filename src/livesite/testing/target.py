@@ -27,9 +27,18 @@ Routes (query parameters in brackets):
     /cache                                   Age and X-Cache headers
     /garbage                                 bytes that are not an HTTP response
 
+and the hostile routes of :mod:`livesite.testing.hostile` (a header flood, an endless header value,
+slowloris, broken chunking, impossible Content-Lengths, a gzip bomb, a body without end, ...).
+
 Every response carries ``X-Version: <version>`` when ``version`` is set. :meth:`TargetServer.respond`
 adds a fixed route at run time. With ``ssl_context`` (see ``livesite.testing.servers.make_pki``) it
 serves https. ``received`` and ``connections`` record what arrived, for assertions on the server side.
+
+A test that drives a separate process (``livesite check`` or ``livesite monitor``) runs the server on
+a thread of its own instead, so the test itself may block::
+
+    with TargetServer().in_thread() as target:
+        subprocess.run([..., target.url("/header-flood")])
 """
 
 from __future__ import annotations
@@ -39,10 +48,13 @@ import base64
 import contextlib
 import json
 import ssl
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
+
+from livesite.testing import hostile
 
 _MAX_HEAD_BYTES = 64 * 1024
 _REASONS = {
@@ -158,8 +170,47 @@ class TargetServer:
         """host:port of a listener that accepts connections and never sends a byte."""
         return f"127.0.0.1:{self.hang_port}"
 
-    def hang_url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.hang_port}{path}"
+    def hang_url(self, path: str = "/", *, scheme: str = "http") -> str:
+        """A URL on the hanging listener; with ``scheme="https"`` the TLS handshake stalls."""
+        return f"{scheme}://127.0.0.1:{self.hang_port}{path}"
+
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[TargetServer]:
+        """Serve from an event loop on a thread of its own for the duration of the block.
+
+        For tests that block (on a subprocess, on a synchronous client) and for measuring a client's
+        deadlines without the server's work on the same loop.
+        """
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        failure: list[BaseException] = []
+        stop = asyncio.Event()
+
+        async def serve() -> None:
+            try:
+                await self.__aenter__()
+            except BaseException as e:
+                failure.append(e)
+                started.set()
+                return
+            started.set()
+            try:
+                await stop.wait()
+            finally:
+                await self.__aexit__(None, None, None)
+
+        thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+        thread.start()
+        started.wait()
+        try:
+            if failure:
+                raise failure[0]
+            yield self
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            thread.join(timeout=10)
+            if not thread.is_alive():
+                loop.close()
 
     def respond(
         self, path: str, status: int = 200, body: bytes | str = b"", headers: Mapping[str, str] | None = None
@@ -176,6 +227,14 @@ class TargetServer:
         if task is not None:
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
+
+    @property
+    def closing(self) -> bool:
+        """The server is shutting down: a route that streams should stop."""
+        return self._closing.is_set()
+
+    async def pause(self, seconds: float) -> None:
+        await self._pause(seconds)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but stop at once (closing the connection) when the server shuts down."""
@@ -288,6 +347,9 @@ class TargetServer:
             send(200, b"cookie set", {"Set-Cookie": "session=s3ss10n-v4lue; Path=/; HttpOnly"})
         elif path == "/cache":
             send(200, b"cached", {"Age": q.get("age", "42"), "X-Cache": q.get("x_cache", "HIT")})
+        elif path in hostile.ROUTES:
+            await hostile.ROUTES[path](q, w, self)
+            raise _Close
         elif path == "/garbage":
             w.write(b"SPDY/9 what is this\r\n\x00\x01\x02 garbage\r\n\r\n")
             await w.drain()
