@@ -156,3 +156,44 @@ async def test_jitter_delays_each_run_by_a_seeded_random_amount_within_the_check
     assert (
         scheduler.lag.percentile(0.99) is not None and scheduler.lag.percentile(0.99) < 0.2
     )  # jitter is not lag
+
+
+async def test_jobs_added_and_removed_while_running_start_and_stop_on_fake_time() -> None:
+    clock = FakeClock()
+    runs = plan(loads(CONFIG), checks=["fast"], spread_start=False)
+    job_a, job_b = runs.jobs
+    fired: list[tuple[str, float]] = []
+
+    async def execute(job: Job) -> None:
+        fired.append((job.zone, clock.monotonic()))
+
+    scheduler = Scheduler([job_a], execute, clock=clock, concurrency=10)
+    task = asyncio.create_task(scheduler.run())
+    await run_for(clock, 15)  # a fires at 0 and 10
+    scheduler.add(job_b)  # fires now (offset 0 from when it was added), then every 10 s
+    await run_for(clock, 10)
+    scheduler.remove(job_a.key)
+    await run_for(clock, 30)
+    scheduler.stop()
+    await asyncio.wait_for(task, timeout=1)
+    a_times = [at for zone, at in fired if zone == "a"]
+    b_times = [at for zone, at in fired if zone == "b"]
+    assert a_times == [0, 10, 20]
+    assert b_times[0] == 15 and len(b_times) == 4
+
+
+async def test_run_until_stops_at_the_deadline_and_lets_runs_in_flight_finish() -> None:
+    clock = FakeClock()
+    runs = plan(loads(CONFIG), checks=["fast"], zones=["a"], spread_start=False)
+    finished = 0
+
+    async def execute(job: Job) -> None:
+        nonlocal finished
+        await clock.sleep(3)
+        finished += 1
+
+    scheduler = Scheduler(runs.jobs, execute, clock=clock, concurrency=10)
+    task = asyncio.create_task(scheduler.run(until=25))
+    await run_for(clock, 30)
+    await asyncio.wait_for(task, timeout=1)
+    assert finished == 3  # runs at 0, 10 and 20; the one at 20 finished at 23, after nothing was cut
