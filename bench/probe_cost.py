@@ -148,8 +148,9 @@ async def _layers(web: h.Nginx, args: argparse.Namespace, db: Path) -> list[tupl
 def _micro(args: argparse.Namespace) -> list[tuple[str, float]]:
     """Pure hot code, no I/O: µs per call."""
     from livesite.assertions import Observation, evaluate
-    from livesite.config import HttpCheck, loads
-    from livesite.results import Phases, Result, Status
+    from livesite.checks import HttpCheck
+    from livesite.config import loads
+    from livesite.results import HttpObservation, Phases, Result, Status
 
     config = loads(_YAML.format(url="http://127.0.0.1:1/health", revision=h.REVISION))
     spec = config.checks[1]
@@ -180,8 +181,7 @@ def _micro(args: argparse.Namespace) -> list[tuple[str, float]]:
             phases=Phases(connect=0.0001, processing=0.0002, transfer=0.00001),
             assertions=outcomes,
             target="http://127.0.0.1:1/health",
-            status_code=200,
-            response_bytes=len(body),
+            observation=HttpObservation(status_code=200, content_length=len(body), body_bytes=len(body)),
         )
     out.append(("build a Result (validated)", (time.process_time() - t0) / n * 1e6))
 
