@@ -113,7 +113,6 @@ class HttpObservation(_Record):
     http_version: str = ""  # "1.1"
     ip_protocol: int = 0  # 4 or 6; 0 before the address was known
     tls: TlsInfo | None = None
-    failed_due_to_regex: bool = False  # a body or header regex assertion did not hold
 
 
 class DnsObservation(_Record):
@@ -134,7 +133,6 @@ class SocketObservation(_Record):
     ip_protocol: int = 0
     tls: TlsInfo | None = None
     received_bytes: int = 0
-    failed_due_to_regex: bool = False
 
 
 KindObservation = Annotated[HttpObservation | DnsObservation | SocketObservation, Field(discriminator="kind")]

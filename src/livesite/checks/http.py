@@ -264,6 +264,8 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
             break
         next_url = urljoin(url, location)
         chain.append(next_url)
+        # Where the redirects led so far, kept if a later hop gets no answer.
+        ctx.observation = HttpObservation(content_length=0, redirects=list(chain))
         failure = None
         if next_url in seen:
             failure = Failure(kind=FailureKind.http, message=f"redirect loop: {' → '.join(chain)}")
