@@ -68,3 +68,21 @@ async def test_the_examples_catch_the_partner_being_down_and_tag_it(fresh_demo: 
         assert result.tags == {"partner": "payments"}
         assert result.http.status_code == 503
     assert results[("health", "zone-a")].status is Status.ok
+
+
+def test_the_probe_service_example_runs_a_check_as_a_user_against_the_demo(demo: DemoState) -> None:
+    import subprocess
+    import sys
+
+    script = EXAMPLES / "probe_as_a_user.py"
+    config = EXAMPLES / "demo-checks.yaml"
+    done = subprocess.run(
+        [sys.executable, str(script), str(config), "health", "zone-a", "--seconds", "1.5"],
+        env={**os.environ, **demo.env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "once: health@zone-a as alice (pro-eu): ok" in done.stdout
+    assert "runs passed" in done.stdout
