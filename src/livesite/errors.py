@@ -8,8 +8,15 @@ the exit code the CLI returns for it::
     ├── ConfigError (2)          a config file is wrong; carries file, line, col and a hint
     │   └── ConfigErrors (2)     several ConfigErrors found in one pass, reported together
     ├── UsageError (2)           the command line asked for something that does not exist
+    │   └── NotFound (2)         a check (or other thing) named in a request does not exist; HTTP 404
     ├── StoreError (3)           the results store cannot be opened or written
+    │   ├── NoStoreError (2)     a reader was pointed at a store that does not exist
+    │   ├── StoreURLError (2)    the store URL names nothing livesite can use (scheme, port, path)
+    │   └── StoreUnavailable (4) the store's server cannot be reached now; the same command may work later
     └── DemoError (3)            the demo production cannot be started, stopped or read
+
+Exit codes, as ``livesite`` documents them (README, docs/cli.md): 0 ok, 1 a check or verdict failed,
+2 usage or config error, 3 internal error, 4 store unavailable, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ class UsageError(LivesiteError):
     """The command line names a check, zone or file that does not exist."""
 
     exit_code = 2
+
+
+class NotFound(UsageError):
+    """A request names a check (or another thing) that does not exist; the web API answers 404."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,23 @@ class NoStoreError(StoreError):
     """A reader was pointed at a store that does not exist: the user's path, not a fault of ours."""
 
     exit_code = 2
+
+
+class StoreURLError(StoreError):
+    """The store URL cannot name a store: an unknown scheme, a malformed port, a path livesite cannot
+    create or write, or a file that is not a results store. The user's input, so a usage error."""
+
+    exit_code = 2
+
+
+class StoreUnavailable(StoreError):
+    """The store's server did not answer (refused, unknown host, timed out, starting up).
+
+    Its own exit code lets a pipeline tell "retry later" from "fix the command": nothing is wrong with
+    the command line, the store is just not there right now.
+    """
+
+    exit_code = 4
 
 
 class DemoError(LivesiteError):

@@ -1,40 +1,74 @@
-"""``livesite``: the entry point. Exit codes are part of the contract:
-0 ok · 1 a check or verdict failed · 2 usage or config error · 3 internal error.
+"""``livesite``: the entry point. Exit codes are part of the contract (docs/cli.md):
+0 ok · 1 a check or verdict failed · 2 usage or config error · 3 internal error ·
+4 store unavailable · 130 interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 import sys
+import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.live import Live
-from rich.markup import escape
-from typer._click.exceptions import ClickException
+from rich.text import Text
 
 from livesite import runtime
-from livesite.cli import render
+from livesite.cli import render, stores
 from livesite.cli.demo import app as demo_app
 from livesite.cli.signals import stop_on_signals
 from livesite.config import Config, load
-from livesite.errors import LivesiteError
+from livesite.errors import LivesiteError, UsageError
 from livesite.monitor import Monitor, Plan, plan, run_once
 from livesite.results import Result
 
+HELP = "Testing in production: synthetic checks, rollouts and chaos that share one Result."
+
 app = typer.Typer(
     name="livesite",
-    help="Testing in production: synthetic checks, rollouts and chaos that share one Result.",
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+console = render.make_console()
+errors = render.make_console(stderr=True)
+
+# Click's usage errors (no such option, missing argument) derive from ClickException. typer re-exports
+# click's BadParameter, whether from click itself or from the copy newer typers vendor; its ancestry
+# names the base class without importing a private module that some typer versions lack.
+_ClickException: type[Exception] = next(
+    (c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"), typer.BadParameter
+)
+
+
+def _version() -> str:
+    from importlib.metadata import version as dist_version
+
+    return f"livesite {dist_version('livesite')}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(_version(), highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Testing in production: synthetic checks, rollouts and chaos that share one Result."""
+
 
 ConfigPath = Annotated[Path, typer.Argument(help="A YAML config file, or a directory of them.")]
 Checks = Annotated[list[str] | None, typer.Option("--check", "-c", help="Only this check (repeatable).")]
@@ -76,7 +110,8 @@ def check(
     dry_run: DryRun = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 50,
     store: Annotated[
-        str | None, typer.Option(help="Also keep the Results in this store (e.g. the config's store.url).")
+        str | None,
+        typer.Option(help="Also keep the Results in this store; a relative SQLite path is from here."),
     ] = None,
 ) -> None:
     """Run checks once and exit 0 when all pass, 1 when any fails: a gate for deploy pipelines."""
@@ -84,6 +119,8 @@ def check(
     if planned is None:
         return
     loaded, runs = planned
+    if junit is not None:
+        _check_report_path(junit)  # before the run: a typo must not cost a whole run's results
     progress = _progress(len(runs.jobs), quiet=as_json)
     with progress:
         results = runtime.run(
@@ -92,11 +129,16 @@ def check(
                 runs,
                 concurrency=concurrency,
                 on_result=lambda _: progress.advance_one(),
-                store_url=store,
+                store_url=stores.from_option(store) if store else None,
             )
         )
     if junit is not None:
-        junit.write_text(render.junit(results), encoding="utf-8")
+        try:
+            junit.write_text(render.junit(results), encoding="utf-8")
+        except OSError as e:
+            raise UsageError(
+                f"cannot write the JUnit report {junit}: {e.strerror}", hint="pass --junit a writable path"
+            ) from None
     if as_json:
         print(render.results_json(results))
     else:
@@ -106,15 +148,22 @@ def check(
         raise typer.Exit(1)
 
 
+def _check_report_path(path: Path) -> None:
+    folder = path.parent
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        why = "is a folder" if path.is_dir() else f"folder {folder} does not exist or is not writable"
+        raise UsageError(f"cannot write the JUnit report {path}: {why}", hint="pass --junit a writable path")
+
+
 def _print_results(results: list[Result], title: str | None = None) -> None:
     """A table on a terminal; one line per run in logs and pipes, where tables wrap."""
     if console.is_terminal:
         console.print(render.results_table(results, title=title))
         lines = render.reasons(results)
     else:
-        lines = ([title] if title else []) + render.result_lines(results)
+        lines = ([render.safe(title)] if title else []) + render.result_lines(results)
     for line in lines:
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        console.print(line, soft_wrap=True)
 
 
 class _Progress:
@@ -150,7 +199,10 @@ def monitor(
     check: Checks = None,
     zone: Zones = None,
     store: Annotated[
-        str | None, typer.Option(help="Results store URL (default: the config's store.url).")
+        str | None,
+        typer.Option(
+            help="Results store URL (default: the config's store.url); relative SQLite paths from here."
+        ),
     ] = None,
     listen: Annotated[
         str | None, typer.Option(help="host:port for /metrics, the API and the status page.")
@@ -160,18 +212,27 @@ def monitor(
     """Run checks continuously: store results, serve /metrics and a live status, until SIGTERM or Ctrl-C."""
     from livesite.store import open_store
     from livesite.web.serve import serve
+    from livesite.web.server import parse_listen
 
     planned = _planned(config, check, zone, dry_run)
     if planned is None:
         return
     loaded, runs = planned
+    parse_listen(listen or loaded.monitor.listen)  # a bad address is a usage error before anything opens
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
 
     async def main() -> Monitor:
-        opened = await open_store(store or loaded.store.url, base_dir=loaded.base_dir)
+        store_url = stores.from_option(store) if store else loaded.store.url
+        opened = await open_store(store_url, base_dir=loaded.base_dir)
         live = _LiveStatus(enabled=console.is_terminal)
 
         def ready(m: Monitor, url: str) -> None:
+            # Everything that lives as long as the process exists now (config, plan, contexts) and
+            # no check has run yet: move it out of the collector's sight, or every full collection
+            # walks it all and stalls the loop (bench/RESULTS.md: 1.4 s pauses at 10,000 checks
+            # before, under 100 ms after). The process is ours, so this is the command's decision.
+            gc.collect()
+            gc.freeze()
             errors.print(f"livesite monitor: {len(runs.jobs)} runs, status and /metrics at {url}")
             live.start(m)
 
@@ -216,19 +277,26 @@ class _LiveStatus:
 @app.command()
 def history(
     check_name: Annotated[str, typer.Argument(metavar="CHECK", help="The check to show.")],
-    config: Annotated[Path | None, typer.Option(help="Config whose store.url to read.")] = None,
-    store: Annotated[str | None, typer.Option(help="Results store URL.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Config whose store.url to read (only its store section is read).")
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Results store URL; a relative SQLite path is from here.")
+    ] = None,
     zone: Annotated[str | None, typer.Option("--zone", "-z")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recent results and uptime of one check."""
-    from livesite.store import open_store
+    from livesite.store import open_store, redact_url
     from livesite.store.base import ResultQuery, Uptime
 
-    loaded = load(config) if config is not None else None
-    url = store or (loaded.store.url if loaded else "sqlite:///livesite.db")
-    base_dir = loaded.base_dir if loaded else Path(".")
+    if store is not None:
+        url, base_dir = stores.from_option(store), Path.cwd()
+    elif config is not None:
+        url, base_dir = stores.from_config(config)
+    else:
+        url, base_dir = stores.DEFAULT_URL, Path.cwd()
 
     async def main() -> tuple[list[Result], list[tuple[str, Uptime]]]:
         opened = await open_store(url, base_dir=base_dir, create=False)
@@ -248,7 +316,7 @@ def history(
         print(render.results_json(found))
         return
     if not found:
-        errors.print(f"no results for check {check_name!r} in {url}")
+        errors.print(Text(render.printable(f"no results for check {check_name!r} in {redact_url(url)}")))
         raise typer.Exit(1)
     _print_results(found, title=f"{check_name}: last {len(found)} results")
     for label, uptime in windows:
@@ -260,10 +328,8 @@ app.add_typer(demo_app, name="demo")
 
 @app.command()
 def version() -> None:
-    """Print the version."""
-    from importlib.metadata import version as dist_version
-
-    console.print(f"livesite {dist_version('livesite')}")
+    """Print the version (also: livesite --version)."""
+    console.print(_version(), highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,16 +337,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, standalone_mode=False)
     except LivesiteError as e:
-        errors.print(f"[red]error[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
+        errors.print(render.error_text(str(e)), soft_wrap=True)
         return e.exit_code
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:
         errors.print("aborted")
         return 130
-    except ClickException as e:  # typer's own copy of click's usage errors
-        e.show(file=sys.stderr)
-        return e.exit_code
+    except _ClickException as e:  # click's usage errors carry their own exit code (2)
+        e.show(file=sys.stderr)  # type: ignore[attr-defined]
+        return int(e.exit_code)  # type: ignore[attr-defined]
+    except Exception as e:  # a bug: say so with its traceback, and never exit 1 ("a check failed")
+        traceback.print_exc(file=sys.stderr)
+        errors.print(render.error_text(f"internal error: {type(e).__name__}: {e}"), soft_wrap=True)
+        return 3
     return code if isinstance(code, int) else 0
 
 

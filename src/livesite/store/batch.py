@@ -3,6 +3,9 @@
 A killed process loses only what is still buffered, which is at most one flush interval of
 results. A store that fails keeps everything buffered and is retried on the next tick; only past
 ``max_buffered`` does the writer drop the oldest results, and it counts and logs every drop.
+
+An outage is told twice in the log, once when writes start failing and once when they work again,
+never once per retry; :meth:`BatchWriter.health` gives the same story as numbers for ``/metrics``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from livesite.clock import Clock, SystemClock
@@ -64,6 +69,22 @@ class _Lane(Generic[T]):
             remaining -= len(batch)
 
 
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """How writing to the store goes, as numbers: a snapshot taken by :meth:`BatchWriter.health`."""
+
+    backlog: int  # results and state changes buffered, not yet written
+    written_total: int  # results and state changes written since start
+    failed_writes_total: int  # write attempts (flushes) that failed since start
+    dropped_total: int  # results and state changes given up because the buffer overflowed
+    outage_since: datetime | None  # when the current run of failed writes began; None when writes work
+
+    @property
+    def up(self) -> bool:
+        """True unless the last write attempt failed."""
+        return self.outage_since is None
+
+
 class BatchWriter:
     """Buffer Results and StateChanges in memory and write them to ``store`` in batches.
 
@@ -97,7 +118,11 @@ class BatchWriter:
         self._lock = asyncio.Lock()  # one flush at a time keeps the buffers' heads stable
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._failing = False
+        self._failed_writes = 0
+        # Wall time of the first failure of the current outage (for people), and monotonic (for its length).
+        self._outage_since: float | None = None
+        self._outage_began = 0.0
+        self._dropped_before_outage = 0
 
     @property
     def flushed(self) -> int:
@@ -119,6 +144,17 @@ class BatchWriter:
     def pending(self) -> int:
         """Results buffered and not yet written, including a batch being written right now."""
         return len(self._results.items)
+
+    def health(self) -> StoreHealth:
+        """Backlog, totals and whether the store is in an outage, right now."""
+        since = self._outage_since
+        return StoreHealth(
+            backlog=len(self._results.items) + len(self._events.items),
+            written_total=self._results.written + self._events.written,
+            failed_writes_total=self._failed_writes,
+            dropped_total=self._results.dropped + self._events.dropped,
+            outage_since=None if since is None else datetime.fromtimestamp(since, tz=UTC),
+        )
 
     def put(self, result: Result) -> None:
         """Buffer one Result; never blocks.
@@ -147,8 +183,40 @@ class BatchWriter:
             StoreError: the store failed; whatever was not written stays buffered for the next try.
         """
         async with self._lock:
-            await self._results.drain(self._store.add_results, self._max_batch)
-            await self._events.drain(self._store.add_events, self._max_batch)
+            try:
+                await self._results.drain(self._store.add_results, self._max_batch)
+                await self._events.drain(self._store.add_events, self._max_batch)
+            except Exception as exc:
+                self._failed(exc)
+                raise
+            self._worked()
+
+    def _failed(self, exc: Exception) -> None:
+        self._failed_writes += 1
+        if self._outage_since is not None:
+            return  # the outage was reported when it began: no line, let alone a traceback, per retry
+        self._outage_since = self._clock.time()
+        self._outage_began = self._clock.monotonic()
+        self._dropped_before_outage = self.dropped + self.dropped_events
+        log.warning(
+            "writing results failed, %d buffered, will retry: %s",
+            self.pending,
+            " ".join(str(exc).split()) or type(exc).__name__,  # one line, whatever the driver says
+            # A store or network failure is expected in an outage; anything else is a bug and
+            # deserves its traceback, still only once per outage.
+            exc_info=not isinstance(exc, StoreError | OSError),
+        )
+
+    def _worked(self) -> None:
+        if self._outage_since is None:
+            return
+        seconds = self._clock.monotonic() - self._outage_began
+        self._outage_since = None
+        log.warning(
+            "writing results works again after %.1f s; %d dropped while it failed",
+            seconds,
+            self.dropped + self.dropped_events - self._dropped_before_outage,
+        )
 
     async def _run(self) -> None:
         delay = self._interval
@@ -156,20 +224,9 @@ class BatchWriter:
             await self._clock.sleep(delay)
             try:
                 await self.flush()
-            except Exception as exc:  # any failure: keep the buffer, retry, and say so
-                if not self._failing:
-                    log.warning(
-                        "writing results failed, %d buffered, will retry: %s",
-                        self.pending,
-                        exc,
-                        exc_info=not isinstance(exc, StoreError),  # a bug deserves its traceback
-                    )
-                self._failing = True
+            except Exception:  # any failure: keep the buffer and retry; flush() has said so once
                 delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
                 continue
-            if self._failing:
-                log.warning("writing results works again; %d dropped while it failed", self.dropped)
-            self._failing = False
             delay = self._interval
 
     async def close(self) -> None:

@@ -1,16 +1,35 @@
-"""The web app: JSON API, /metrics and a small status page, wired in one factory (no globals)."""
+"""The web app: JSON API, /metrics and a small status page, wired in one factory (no globals).
+
+What the routes read is handed to :func:`create_app` in one typed :class:`Sources`, and each router
+is built around it: no ``app.state``, no untyped lookups. Errors are mapped to one JSON shape here,
+at the edge: bad input is a 4xx, and even an unexpected failure answers JSON.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from livesite.errors import LivesiteError
+from livesite.errors import LivesiteError, NotFound
 from livesite.monitor.service import Monitor
+from livesite.store import StoreHealth
 from livesite.store.base import ResultReader
+from livesite.web import docs
 from livesite.web.api import metrics, results, status
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What the web app reads. Any of them may be missing: the API then says so, or shows nothing."""
+
+    monitor: Monitor | None = None
+    store: ResultReader | None = None
+    store_health: Callable[[], StoreHealth] | None = None  # e.g. BatchWriter.health, for /metrics
 
 
 def _shape(error: str, status: int, hint: str | None) -> JSONResponse:
@@ -18,17 +37,28 @@ def _shape(error: str, status: int, hint: str | None) -> JSONResponse:
     return JSONResponse({"error": error, "status": status, "hint": hint}, status_code=status)
 
 
-def create_app(monitor: Monitor | None, store: ResultReader | None) -> FastAPI:
-    app = FastAPI(title="livesite", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
-    app.state.monitor = monitor
-    app.state.store = store
-    app.include_router(metrics.router)
-    app.include_router(status.router)
-    app.include_router(results.router)
+def create_app(sources: Sources) -> FastAPI:
+    """The app over ``sources``. The interactive docs at ``/api/docs`` are a page of our own, served
+    with no script from elsewhere, so they work on a box without internet access."""
+    app = FastAPI(
+        title="livesite",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.include_router(metrics.router(sources.monitor, sources.store_health))
+    app.include_router(status.router(sources.monitor))
+    app.include_router(results.router(sources.store, sources.monitor))
+    app.include_router(docs.router(app))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _shape(exc.message, 404, exc.hint)
 
     @app.exception_handler(LivesiteError)
     async def _error(_: Request, exc: LivesiteError) -> JSONResponse:
-        code = 400 if exc.exit_code == 2 else 500
+        code = 400 if exc.exit_code == 2 else 503 if exc.exit_code == 4 else 500
         return _shape(exc.message, code, exc.hint)
 
     @app.exception_handler(StarletteHTTPException)
@@ -41,5 +71,12 @@ def create_app(monitor: Monitor | None, store: ResultReader | None) -> FastAPI:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _shape(f"{where}: {first.get('msg', 'invalid')}", 422, "see /api/docs for the parameters")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback itself after this answer; the client still gets the one shape.
+        return _shape(
+            "internal error", 500, f"{request.method} {request.url.path} failed; see the monitor's log"
+        )
 
     return app

@@ -23,7 +23,7 @@ from livesite.monitor.service import Monitor
 from livesite.results import Result
 from livesite.states import StateChange
 from livesite.store import BatchWriter, Store
-from livesite.web.app import create_app
+from livesite.web.app import Sources, create_app
 from livesite.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,20 @@ async def serve(
     on_change: Callable[[StateChange], None] | None = None,
     on_ready: Callable[[Monitor, str], None] | None = None,
 ) -> Monitor:
-    """Run until ``stop`` is set; return the monitor (for a final summary)."""
+    """Run until ``stop`` is set; return the monitor (for a final summary).
+
+    ``store`` is closed on the way out, whatever happens, including a listen address that cannot be
+    bound (a :class:`~livesite.errors.UsageError`).
+    """
     clock = clock or SystemClock()
     writer = BatchWriter(store)
-    monitor = Monitor(config, plan, writer, clock=clock, on_result=on_result, on_change=on_change)
-    web = WebServer(create_app(monitor, store), listen or config.monitor.listen)
+    try:
+        monitor = Monitor(config, plan, writer, clock=clock, on_result=on_result, on_change=on_change)
+        app = create_app(Sources(monitor=monitor, store=store, store_health=writer.health))
+        web = WebServer(app, listen or config.monitor.listen)
+    except BaseException:
+        await store.close()
+        raise
     writer.start()
     tasks = [
         asyncio.create_task(monitor.run(), name="monitor"),
@@ -67,8 +76,10 @@ async def serve(
         tasks[2].cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
-        await writer.close()
-        await store.close()
+        try:
+            await writer.close()
+        finally:
+            await store.close()
     return monitor
 
 

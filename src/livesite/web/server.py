@@ -20,11 +20,19 @@ class _Server(uvicorn.Server):
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9109`` for IPv6; port 0 picks a free one) as a bindable pair.
+
+    Raises:
+        UsageError: no port, a port that is not a number from 0 to 65535, or an empty IPv6 host.
+    """
     host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not port.isascii() or not port.isdigit() or int(port) > 65535:
         raise UsageError(
-            f"cannot read listen address {listen!r}", hint="write host:port, e.g. 127.0.0.1:9109"
+            f"cannot read listen address {listen!r}",
+            hint="write host:port with a port from 0 to 65535, e.g. 127.0.0.1:9109",
         )
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     return host or "127.0.0.1", int(port)
 
 
@@ -37,10 +45,11 @@ class WebServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.sock.bind((host, port))
-        except OSError as e:
+        except (OSError, OverflowError, UnicodeError) as e:  # in use, not ours, or a host that is no address
             self.sock.close()
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise UsageError(
-                f"cannot listen on {listen}: {e.strerror}", hint="choose another address with --listen"
+                f"cannot listen on {listen}: {reason}", hint="choose another address with --listen"
             ) from None
         self.sock.listen(128)
         self.sock.setblocking(False)

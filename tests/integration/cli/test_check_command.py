@@ -117,12 +117,14 @@ def test_history_of_a_store_that_does_not_exist_says_so_and_creates_nothing(tmp_
     assert not missing.exists()
 
 
-def test_check_with_an_unusable_store_is_an_error_before_anything_runs(config: Path, tmp_path: Path) -> None:
+def test_check_with_a_store_that_is_not_a_database_is_a_usage_error_before_anything_runs(
+    config: Path, tmp_path: Path
+) -> None:
     (tmp_path / "not-a-db").write_text("this is not sqlite")
     done = livesite("check", str(config), "--store", f"sqlite:///{tmp_path / 'not-a-db'}")
-    assert done.returncode == 3
+    assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert "error" in done.stderr
+    assert "is not a SQLite database" in done.stderr
 
 
 def test_check_and_history_work_the_same_on_postgresql(config: Path, fresh_postgres_url: str) -> None:
