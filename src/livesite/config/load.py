@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import difflib
 import os
+import types
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, TypeGuard, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from livesite.config import models
+from livesite.config import consistency, models
 from livesite.config.models import CheckBase, Config, config_model
 from livesite.config.yamlsource import Source, load_source, parse_source
 from livesite.errors import ConfigError, ConfigErrors
@@ -73,7 +75,8 @@ def _validate(source: Source, base_dir: Path, kinds: Kinds) -> Config:
     try:
         config = model.model_validate(source.data, context={"base_dir": base_dir})
     except ValidationError as e:
-        errors = [_translate(err, source, kinds) for err in e.errors(include_url=False)]
+        details = _without_sibling_branches(e.errors(include_url=False))
+        errors = [_translate(err, source, model, kinds) for err in details]
         raise ConfigErrors(_unique(errors)) from None
     for i, check in enumerate(config.checks):
         check.with_substituted(source.substituted_under(("checks", i)))
@@ -90,30 +93,92 @@ def _unique(errors: list[ConfigError]) -> list[ConfigError]:
     return out
 
 
-def _data_path(loc: tuple[str | int, ...], data: object, kinds: Kinds) -> tuple[str | int, ...]:
-    """Pydantic's error location → the path in the YAML data (drops union tags it inserts)."""
+def _without_sibling_branches(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop "should be a valid boolean" for a mapping given to ``bool | TlsSettings``: the mapping was
+    meant for the model, whose own errors are the ones to show."""
+    kept = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        sibling = any(
+            tuple(other["loc"][: len(loc) - 1]) == loc[:-1] and tuple(other["loc"]) != loc
+            for other in errors
+            if len(other["loc"]) >= len(loc)
+        )
+        if loc and sibling and err["type"].endswith("_type") and isinstance(err.get("input"), dict | list):
+            continue
+        kept.append(err)
+    return kept
+
+
+def _members(annotation: object) -> list[object]:
+    """An annotation's possible types: Annotated and Optional unwrapped, unions spread."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _members(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return [m for arg in get_args(annotation) if arg is not type(None) for m in _members(arg)]
+    return [annotation]
+
+
+def _is_model(t: object) -> TypeGuard[type[BaseModel]]:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _walk(loc: tuple[str | int, ...], root: type[BaseModel]) -> tuple[tuple[str | int, ...], list[object]]:
+    """Pydantic's error location → (the path in the YAML data, the types found at its end).
+
+    Union tags pydantic inserts (a check's kind, a member's class name) are not keys, and a field is
+    named as written in YAML (``assert``, not ``assertions``).
+    """
+    found: list[object] = [root]
     path: list[str | int] = []
-    node = data
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str):
-            if part in node:
-                path.append(part)
-                node = node[part]
-                continue
-            if node.get("kind") == part or part in kinds:
-                continue  # a discriminated union's tag, not a key
-            alias = {"json_body": "json", "assertions": "assert"}.get(part, part)
-            path.append(alias)
-            node = node.get(alias)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        candidates = [m for t in found for m in _members(t)]
+        if isinstance(part, int):
             path.append(part)
-            node = node[part]
-        else:
-            if isinstance(part, str) and not part.isidentifier():
-                continue
+            found = [get_args(t)[0] for t in candidates if get_origin(t) in (list, tuple) and get_args(t)]
+            continue
+        fields = [
+            (info.alias or name, info.annotation)
+            for t in candidates
+            if _is_model(t)
+            for name, info in t.model_fields.items()
+            if part in (name, info.alias)
+        ]
+        if fields:
+            path.append(fields[0][0])
+            found = [annotation for _, annotation in fields]
+            continue
+        tagged: list[object] = [
+            t
+            for t in candidates
+            if isinstance(t, type)
+            and (t.__name__ == part or (issubclass(t, CheckBase) and t.kind_name() == part))
+        ]
+        if tagged:
+            found = tagged
+            continue
+        mappings = [get_args(t)[1] for t in candidates if get_origin(t) is dict and len(get_args(t)) == 2]
+        if mappings:
             path.append(part)
-            node = None
-    return tuple(path)
+            found = mappings
+            continue
+        if not part.isidentifier():
+            continue  # one of pydantic's own step names, e.g. function-after[...]
+        path.append(part)
+        found = []
+    return tuple(path), found
+
+
+def _keys_of(found: list[object]) -> list[str]:
+    """The keys a YAML mapping may hold where the models in ``found`` are expected."""
+    keys: set[str] = set()
+    for t in found:
+        for m in _members(t):
+            if _is_model(m):
+                keys.update(info.alias or name for name, info in m.model_fields.items())
+                keys.update(getattr(m, "FILE_KEYS", ()))
+    return sorted(keys)
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:
@@ -121,19 +186,6 @@ def _dotted(path: tuple[str | int, ...]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "<top>"
-
-
-def _all_keys() -> list[str]:
-    keys: set[str] = set()
-
-    def walk(model: type[BaseModel]) -> None:
-        for name, info in model.model_fields.items():
-            keys.add(info.alias or name)
-        for sub in model.__subclasses__():
-            walk(sub)
-
-    walk(models.Model)
-    return sorted(keys)
 
 
 def _check_name(source: Source, path: tuple[str | int, ...]) -> str:
@@ -147,17 +199,20 @@ def _check_name(source: Source, path: tuple[str | int, ...]) -> str:
     return ""
 
 
-def _translate(err: ErrorDetails, source: Source, kinds: Kinds) -> ConfigError:
-    path = _data_path(tuple(err["loc"]), source.data, kinds)
+def _translate(err: ErrorDetails, source: Source, model: type[BaseModel], kinds: Kinds) -> ConfigError:
+    loc = tuple(err["loc"])
+    path, _ = _walk(loc, model)
     where = _dotted(path) + _check_name(source, path)
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
-        close = difflib.get_close_matches(key, _all_keys(), n=1, cutoff=0.6)
+        # Only keys of the model the key was written in: `user:` in a check is not BasicAuth's `username`.
+        _, parents = _walk(loc[:-1], model)
+        close = difflib.get_close_matches(key, _keys_of(parents), n=1, cutoff=0.6)
         advice = (
             f"did you mean {close[0]!r}?" if close else "remove it; see docs/configuration.md for the keys"
         )
-        return ConfigError.at(source.position(path, key=True), f"unknown key {key!r} at {where}", advice)
+        return ConfigError.at(source.position(path, key=True), f"unknown key {key[:60]!r} at {where}", advice)
     if kind == "missing":
         return ConfigError.at(
             source.position(path[:-1]), f"missing required key {path[-1]!r} at {_dotted(path[:-1])}", None
@@ -174,7 +229,20 @@ def _translate(err: ErrorDetails, source: Source, kinds: Kinds) -> ConfigError:
     if " (hint: " in message:
         message, _, rest = message.partition(" (hint: ")
         hint = rest.removesuffix(")")
+    if kind == "string_type":
+        hint = _quote_hint(err.get("input"))
     return ConfigError.at(source.position(path), f"{where}: {message}", hint)
+
+
+def _quote_hint(value: object) -> str | None:
+    """YAML reads some unquoted text as another type; say so where text was expected."""
+    if isinstance(value, bool):
+        return "YAML reads yes, no, on, off, true and false as booleans: quote the value, e.g. 'yes'"
+    if isinstance(value, int | float):
+        return "YAML reads this as a number: quote the value to keep it as text, e.g. '1.10'"
+    if value is None:
+        return "an empty value is null in YAML: give a value, or quote an empty one ('')"
+    return None
 
 
 def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
@@ -219,41 +287,17 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
                 )
             check_at[check.name] = str(source.position(("checks", i, "name")))
             checks.append(check)
-    known = {z.name for z in zones} or {"local"}
-    for config, source in parts:
-        for i, check in enumerate(config.checks):
-            for j, zone_name in enumerate(check.zones or []):
-                if zone_name not in known:
-                    close = difflib.get_close_matches(zone_name, sorted(known), n=1)
-                    errors.append(
-                        ConfigError.at(
-                            source.position(("checks", i, "zones", j)),
-                            f"check {check.name!r} names unknown zone {zone_name!r}",
-                            hint=f"did you mean {close[0]!r}?"
-                            if close
-                            else f"zones: {', '.join(sorted(known))}",
-                        )
-                    )
-            url = getattr(check, "url", None)
-            if isinstance(url, str) and url.startswith("/"):
-                targets = [z for z in zones if check.zones is None or z.name in check.zones]
-                if not targets or any(z.base_url is None for z in targets):
-                    errors.append(
-                        ConfigError.at(
-                            source.position(("checks", i, "url")),
-                            f"check {check.name!r} has a relative url {url!r} but a zone has no base_url",
-                            hint="give every zone a base_url, or write an absolute url",
-                        )
-                    )
+    empty = Config()
+    defaults = singles.get("defaults", (empty, None))[0].defaults
+    errors += consistency.problems(parts, zones, defaults, base_dir)
     if errors:
         raise ConfigErrors(errors)
-    empty = Config()
     return Config.model_construct(
         version=1,
         zones=zones,
         checks=checks,
         base_dir=base_dir,
-        defaults=singles.get("defaults", (empty, None))[0].defaults,
+        defaults=defaults,
         store=singles.get("store", (empty, None))[0].store,
         monitor=singles.get("monitor", (empty, None))[0].monitor,
     )

@@ -5,6 +5,8 @@ Every model forbids unknown keys, so a typo is an error with file:line, never a 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union, get_args
@@ -23,9 +25,41 @@ from pydantic import (
 )
 
 from livesite.assertions import Assertion
-from livesite.config.types import AssertionRule, BudgetRule, Seconds
+from livesite.config.files import read_secret
+from livesite.config.types import (
+    AssertionRule,
+    BudgetRule,
+    Interval,
+    Jitter,
+    Retention,
+    RetryDelay,
+    Timeout,
+    parse_host_port,
+)
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=120)]
+# An HTTP header name (RFC 9110 token): anything else cannot be sent.
+_TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Characters that cannot go into a header value or a request line: they would end it early.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+MAX_THRESHOLD = 1000
+
+
+def header_name(name: str, what: str) -> str:
+    """``name`` if it can be sent as an HTTP header name, else a ValueError naming ``what``."""
+    if not _TOKEN_RE.match(name):
+        raise ValueError(f"{what} {name[:60]!r} is not a valid HTTP header name (letters, digits, - and _)")
+    return name
+
+
+def header_value(value: str, what: str) -> str:
+    """``value`` if it holds no line break or other control character (a tab is allowed)."""
+    m = _CONTROL_RE.search(value.replace("\t", " "))
+    if m:
+        raise ValueError(
+            f"{what} holds the control character {m.group()!r}, which cannot be sent in a header"
+        )
+    return value
 
 
 class Model(BaseModel):
@@ -35,10 +69,7 @@ class Model(BaseModel):
 def _read_secret(path: Path, info: ValidationInfo) -> str:
     base = (info.context or {}).get("base_dir")
     target = path if path.is_absolute() or base is None else Path(base) / path
-    try:
-        return target.read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise ValueError(f"cannot read secret file {target}: {e.strerror}") from None
+    return read_secret(target)  # a regular UTF-8 file of at most 64 KiB, or a ValueError saying why
 
 
 class Zone(Model):
@@ -55,12 +86,39 @@ class Zone(Model):
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None:
-            parts = urlsplit(v)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(
-                    f"base_url {v!r} must be an absolute http(s) URL, e.g. https://shop.example.com"
-                )
+            problem = http_url_problem(v)
+            if problem:
+                raise ValueError(f"base_url {v[:100]!r} {problem}, e.g. https://shop.example.com")
         return v
+
+    @field_validator("resolve")
+    @classmethod
+    def _addresses(cls, v: dict[str, str]) -> dict[str, str]:
+        for host, address in v.items():
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(
+                    f"resolve maps {host[:60]!r} to {address[:60]!r}, which is not an IP address "
+                    "(hint: like curl --resolve: {shop.example.com: 10.0.0.7})"
+                ) from None
+        return v
+
+
+def http_url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being an absolute http(s) URL livesite can request, or None."""
+    if _CONTROL_RE.search(url) or " " in url:
+        return "holds a space or a control character (hint: percent-encode it, e.g. %20)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "has a port that is not a number from 1 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http(s) URL"
+    if port == 0:
+        return "has port 0"
+    return None
 
 
 class RetrySpec(Model):
@@ -68,8 +126,8 @@ class RetrySpec(Model):
 
     attempts: int = Field(1, ge=1, le=10, description="total tries, 1 = no retry")
     strategy: Literal["fixed", "linear", "exponential"] = "fixed"
-    delay: Seconds = 1.0
-    max_delay: Seconds = 30.0
+    delay: RetryDelay = 1.0
+    max_delay: RetryDelay = 30.0
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before try number ``attempt`` (2, 3, ...)."""
@@ -84,15 +142,25 @@ class RetrySpec(Model):
 
 
 class Defaults(Model):
-    interval: Seconds = 60.0
-    timeout: Seconds = 10.0
-    jitter: Seconds = 0.0
+    interval: Interval = 60.0
+    timeout: Timeout = 10.0
+    jitter: Jitter = 0.0
     retries: RetrySpec = Field(default_factory=RetrySpec)
-    failure_threshold: int = Field(3, ge=1)
-    success_threshold: int = Field(2, ge=1)
+    failure_threshold: int = Field(3, ge=1, le=MAX_THRESHOLD)
+    success_threshold: int = Field(2, ge=1, le=MAX_THRESHOLD)
     revision_header: str = "X-Version"
     route_header: str = Field("X-Livesite-Route", description="carries a run's pinned revision to a router")
     user_agent: str = "livesite/0.1"
+
+    @field_validator("revision_header", "route_header")
+    @classmethod
+    def _header_name(cls, v: str, info: ValidationInfo) -> str:
+        return header_name(v, str(info.field_name))
+
+    @field_validator("user_agent")
+    @classmethod
+    def _header_value(cls, v: str) -> str:
+        return header_value(v, "user_agent")
 
 
 class CheckBase(Model):
@@ -106,19 +174,43 @@ class CheckBase(Model):
     name: Name
     description: str = ""
     enabled: bool = True
-    interval: Seconds | None = None
-    timeout: Seconds | None = None
-    jitter: Seconds | None = None
+    interval: Interval | None = None
+    timeout: Timeout | None = None
+    jitter: Jitter | None = None
     zones: list[Name] | None = None
     retries: RetrySpec | None = None
-    failure_threshold: int | None = Field(None, ge=1)
-    success_threshold: int | None = Field(None, ge=1)
+    failure_threshold: int | None = Field(None, ge=1, le=MAX_THRESHOLD)
+    success_threshold: int | None = Field(None, ge=1, le=MAX_THRESHOLD)
     tags: dict[str, str] = Field(default_factory=dict)
     assertions: list[AssertionRule] = Field(default_factory=list, alias="assert")
     budget: list[BudgetRule] = Field(default_factory=list)
     # Values the loader filled in from ${VAR} or ${file:...} somewhere in this check.
     _substituted: frozenset[str] = PrivateAttr(default=frozenset())
     _rules: list[Assertion] | None = PrivateAttr(default=None)
+
+    @field_validator("zones")
+    @classmethod
+    def _some_zones(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and not v:
+            raise ValueError(
+                "zones: [] runs the check nowhere (hint: leave zones out to run in every zone, "
+                "or set enabled: false)"
+            )
+        if v is not None and len(set(v)) != len(v):
+            twice = next(z for i, z in enumerate(v) if z in v[:i])
+            raise ValueError(f"zone {twice!r} is listed twice")
+        return v
+
+    @field_validator("assertions", "budget", mode="before")
+    @classmethod
+    def _a_list(cls, v: object, info: ValidationInfo) -> object:
+        if isinstance(v, str):
+            key = "assert" if info.field_name == "assertions" else str(info.field_name)
+            raise ValueError(
+                f"{key} takes a list of assertions, not one text "
+                f"(hint: write {key}: ['{v[:40]}'], or '- {v[:40]}' on the next line)"
+            )
+        return v
 
     @field_validator("assertions", "budget")
     @classmethod
@@ -169,6 +261,9 @@ def _secret_from_file(data: object, info: ValidationInfo, field: str) -> object:
 
 
 class BasicAuth(Model):
+    # Keys read by a validator rather than stored as fields ("did you mean" offers them too).
+    FILE_KEYS: ClassVar[tuple[str, ...]] = ("password_file",)
+
     username: str
     password: str = Field(repr=False, description="or password_file: a file holding it")
 
@@ -177,14 +272,30 @@ class BasicAuth(Model):
     def _file(cls, data: object, info: ValidationInfo) -> object:
         return _secret_from_file(data, info, "password")
 
+    @field_validator("username")
+    @classmethod
+    def _no_colon(cls, v: str) -> str:
+        if ":" in v:
+            raise ValueError("a basic auth username cannot hold ':' (it separates username and password)")
+        return v
+
 
 class BearerAuth(Model):
+    FILE_KEYS: ClassVar[tuple[str, ...]] = ("token_file",)
+
     token: str = Field(repr=False, description="or token_file: a file holding it")
 
     @model_validator(mode="before")
     @classmethod
     def _file(cls, data: object, info: ValidationInfo) -> object:
         return _secret_from_file(data, info, "token")
+
+    @field_validator("token")
+    @classmethod
+    def _sendable(cls, v: str) -> str:
+        if not v:
+            raise ValueError("the bearer token is empty")
+        return header_value(v, "the bearer token")
 
 
 class Auth(Model):
@@ -205,16 +316,86 @@ class TlsSettings(Model):
     key_file: Path | None = None
     server_name: str | None = None
 
+    @model_validator(mode="after")
+    def _key_with_cert(self) -> TlsSettings:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file (hint: give the client certificate as cert_file)")
+        return self
+
 
 class StoreSettings(Model):
     url: str = Field("sqlite:///livesite.db", description="sqlite:///path or postgresql://user@host/db")
-    raw_retention: Seconds = 86400.0
-    aggregate_retention: Seconds = 90 * 86400.0
+    raw_retention: Retention = 86400.0
+    aggregate_retention: Retention = 90 * 86400.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        problem = store_url_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @model_validator(mode="after")
+    def _aggregates_outlive_raw(self) -> StoreSettings:
+        if self.aggregate_retention < self.raw_retention:
+            raise ValueError(
+                "aggregate_retention is shorter than raw_retention, so aggregates would be dropped "
+                "as soon as they are made (hint: keep aggregates longer, e.g. 90d)"
+            )
+        return self
+
+
+def _shown(url: str) -> str:
+    """A store URL fit for a message: a password in it is ``****``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    credentials, at, host = authority.rpartition("@")
+    if at and ":" in credentials:
+        authority = f"{credentials.split(':', 1)[0]}:****@{host}"
+    return f"{scheme}{sep}{authority}{slash}{tail}"[:200]
+
+
+def store_url_problem(url: str) -> str | None:
+    """What keeps ``url`` from naming a store livesite can open, or None (the rules of ``open_store``)."""
+    shown = _shown(url)
+    if url.startswith("sqlite://"):
+        rest = url[len("sqlite://") :]
+        if not rest.startswith("/") or rest == "/":
+            return (
+                f"cannot read the SQLite path in store url {shown!r} "
+                "(hint: write sqlite:///relative/results.db or sqlite:////absolute/results.db)"
+            )
+        if "\0" in rest:
+            return "a SQLite path cannot hold a NUL character"
+        return None
+    if url.startswith(("postgresql://", "postgres://")):
+        hint = "(hint: write postgresql://user@host:5432/db, or leave the port out for 5432)"
+        try:
+            port = urlsplit(url).port
+        except ValueError:
+            return f"the port in store url {shown!r} is not a number from 1 to 65535 {hint}"
+        if port == 0:
+            return f"port 0 in store url {shown!r} {hint}"
+        return None
+    return (
+        f"unknown store url scheme in {shown[:60]!r} "
+        "(hint: use sqlite:///results.db for a local file or postgresql://user@host:5432/db)"
+    )
+
+
+MAX_CONCURRENCY = 10_000  # each run in flight holds a socket: mind the monitor's open-file limit
 
 
 class MonitorSettings(Model):
-    concurrency: int = Field(200, ge=1, le=100_000)
+    concurrency: int = Field(200, ge=1, le=MAX_CONCURRENCY)
     listen: str = "127.0.0.1:9109"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        parse_host_port(v, "listen")
+        return v
 
 
 class Config(Model):

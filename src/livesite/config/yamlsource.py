@@ -2,6 +2,14 @@
 
 Positions let every later error say ``file:line:col``. Interpolation happens here, on scalars, so
 a missing variable is reported where it was written.
+
+Nothing a file holds may cost more than its size suggests, so before a value is built:
+
+- the text is scanned for characters YAML forbids (NUL, other control characters), reported at
+  their line and column;
+- the node graph's expanded size is counted once per node (aliases share nodes, so a billion-laughs
+  file costs a few thousand steps to refuse) and its depth is bounded;
+- every ``${...}`` value filled in counts against a budget, and a ``${file:...}`` is read once.
 """
 
 from __future__ import annotations
@@ -14,6 +22,14 @@ from pathlib import Path
 
 import yaml
 
+from livesite.config.files import (
+    CONFIG_MAX_BYTES,
+    SECRET_MAX_BYTES,
+    decode,
+    line_col,
+    read_bytes,
+    read_secret,
+)
 from livesite.errors import ConfigError, Position
 
 Path_ = tuple[str | int, ...]
@@ -21,10 +37,16 @@ Path_ = tuple[str | int, ...]
 # libyaml's parser when it is there: 10,000 checks load in about a second instead of ten.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-MAX_NODES = 1_000_000  # about 50,000 checks; far beyond any real config
+MAX_VALUES = 1_000_000  # values after aliases are expanded: about 50,000 checks, beyond any real config
+MAX_DEPTH = 100  # levels of nesting; a config needs about ten, a JSON body a few more
+MAX_SUBSTITUTED_CHARS = CONFIG_MAX_BYTES  # everything ${...} fills in, together
 
 _VAR_RE = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# What YAML 1.1 does not allow in a stream (libyaml refuses it without a line): C0 controls but tab
+# and line breaks, DEL, C1 controls but NEL, surrogates, U+FFFE and U+FFFF.
+_FORBIDDEN_RE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_TAG_PREFIX = "tag:yaml.org,2002:"
 
 
 @dataclass(slots=True)
@@ -56,6 +78,41 @@ class Source:
             probe = probe[:-1]
 
 
+def read_config(path: Path) -> str:
+    """The text of one config file: a regular file of at most 8 MiB, UTF-8, without NUL bytes.
+
+    Raises:
+        ConfigError: the file is missing, not a regular file (a device, a FIFO), too large or not
+            UTF-8 text; a bad byte is reported at its line and column.
+    """
+    what = "config file"
+    try:
+        data = read_bytes(path, CONFIG_MAX_BYTES, what)
+    except ValueError as e:
+        if not path.exists() and not path.is_symlink():
+            raise ConfigError(
+                f"config file not found: {path}", file=str(path), hint="check the path"
+            ) from None
+        raise ConfigError(str(e), file=str(path)) from None
+    try:
+        return decode(data, path, what)
+    except ValueError:
+        pass
+    # Say where, as for any other error in the file: an editor jumps to the bad byte.
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, col = line_col(data, e.start)
+        raise ConfigError(
+            f"invalid UTF-8: byte 0x{data[e.start]:02x}",
+            file=str(path),
+            line=line,
+            col=col,
+            hint="save the file as UTF-8",
+        ) from None
+    return data.decode("utf-8").removeprefix("\ufeff")  # a NUL: parse_source says where
+
+
 def load_source(path: Path, env: Mapping[str, str] | None = None) -> Source:
     """Read and parse one YAML file.
 
@@ -63,113 +120,217 @@ def load_source(path: Path, env: Mapping[str, str] | None = None) -> Source:
         ConfigError: the file cannot be read, is not valid YAML, has a duplicate key or names an
             environment variable that is not set.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}", file=str(path), hint="check the path") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config file: {e}", file=str(path)) from None
-    return parse_source(text, str(path), os.environ if env is None else env)
+    return parse_source(read_config(path), str(path), os.environ if env is None else env)
 
 
 def parse_source(text: str, file: str, env: Mapping[str, str]) -> Source:
-    try:
-        loader = _Loader(text)  # its reader already rejects control characters
-    except yaml.YAMLError as e:
-        raise ConfigError(
-            f"invalid YAML: {_problem(e)}", file=file, hint="remove control characters"
-        ) from None
+    """Parse YAML text into a :class:`Source` (``file`` names it in errors).
+
+    Raises:
+        ConfigError: as :func:`load_source`.
+    """
+    if len(text) > CONFIG_MAX_BYTES:
+        raise ConfigError(f"the config is larger than {CONFIG_MAX_BYTES // 2**20} MiB", file=file)
+    _refuse_forbidden_characters(text, file)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        problem = e.problem or "invalid YAML"
         raise ConfigError(
-            f"invalid YAML: {problem}", file=file, line=line, col=col, hint="check indentation and quoting"
+            f"invalid YAML: {e.problem or 'cannot parse'}",
+            file=file,
+            line=line,
+            col=col,
+            hint=_parse_hint(text, e),
         ) from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+        raise ConfigError(f"invalid YAML: {' '.join(str(e).split())}", file=file) from None
     finally:
         loader.dispose()
     source = Source(file=file, data=None)
     if node is None:
         source.data = {}
         return source
-    source.data = _build(node, (), source, loader, env, set())
+    _refuse_expansion(node, file)
+    source.data = _Builder(source, loader, env).build(node, ())
     return source
 
 
-def _problem(e: Exception) -> str:
-    """The one-line reason of a YAML error (its str() adds a multi-line excerpt of the input)."""
-    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
-        return e.problem
-    return str(e)
+def _refuse_forbidden_characters(text: str, file: str) -> None:
+    m = _FORBIDDEN_RE.search(text)
+    if m is None:
+        return
+    index = m.start()
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    code = ord(m.group())
+    if code == 0:
+        raise ConfigError(
+            "a NUL character: is this a binary file?",
+            file=file,
+            line=line,
+            col=col,
+            hint="a config is YAML text",
+        )
+    raise ConfigError(
+        f"control character U+{code:04X} is not allowed in YAML",
+        file=file,
+        line=line,
+        col=col,
+        hint=f'remove it; inside double quotes it can be written as "\\u{code:04x}"'
+        if code < 0xD800
+        else "remove it",
+    )
+
+
+def _parse_hint(text: str, e: yaml.MarkedYAMLError) -> str:
+    """Name the fix for the flow-style traps: ``[status in [201, 409]]`` and ``{a: ${X}}``."""
+    mark = e.problem_mark
+    context = e.context or ""
+    if mark is not None and "flow" in context:
+        lines = text.split("\n")
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        here = line[mark.column : mark.column + 1]
+        before = line[mark.column - 1 : mark.column] if mark.column else ""
+        if here == "{" and before == "$":
+            return (
+                "quote a ${VAR} inside [...] or {...}, e.g. {X-Price: '${PRICE}'}, or write one key per line"
+            )
+        if here in ("[", "{"):
+            return (
+                "inside [...] or {...} quote a value that holds brackets, e.g. "
+                "assert: ['status in [201, 409]'], or write one item per line: - status in [201, 409]"
+            )
+    return "check indentation and quoting"
 
 
 def _pos(file: str, node: yaml.Node) -> Position:
     return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _build(
-    node: yaml.Node,
-    path: Path_,
-    src: Source,
-    loader: yaml.SafeLoader,
-    env: Mapping[str, str],
-    active: set[int],  # the collection nodes being built above this one, to catch `&a [*a]`
-) -> object:
-    src.values[path] = _pos(src.file, node)
-    if len(src.values) > MAX_NODES:
-        # Aliases can expand a small file into billions of nodes ("billion laughs"): stop early.
-        raise ConfigError.at(
-            _pos(src.file, node),
-            f"the config expands to more than {MAX_NODES:,} values",
-            hint="check for aliases (*name) that repeat large anchors; split huge configs into a directory",
+def _children(node: yaml.CollectionNode) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value)
+
+
+def _refuse_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse a node graph that expands past :data:`MAX_VALUES` or :data:`MAX_DEPTH`, or loops.
+
+    An alias is the very node its anchor names, so each node's expanded size is counted once and
+    reused: refusing ten levels of ten aliases (10¹⁰ values) takes about a hundred steps. Merge keys
+    (``<<: *base``) count as the mapping they copy, an upper bound of what they add.
+    """
+    sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
+    active: set[int] = set()
+
+    def too_deep(node: yaml.Node) -> ConfigError:
+        return ConfigError.at(
+            _pos(file, node),
+            f"values are nested more than {MAX_DEPTH} levels deep",
+            hint="a config needs a few levels; check for aliases (*name) inside their own anchors' values",
         )
-    if isinstance(node, yaml.CollectionNode):
-        if id(node) in active:
+
+    def visit(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            if depth + heights[key] > MAX_DEPTH:
+                raise too_deep(node)
+            return sizes[key]
+        if depth > MAX_DEPTH:
+            raise too_deep(node)
+        if not isinstance(node, yaml.CollectionNode):
+            sizes[key], heights[key] = 1, 0
+            return 1
+        if key in active:
             raise ConfigError.at(
-                _pos(src.file, node),
+                _pos(file, node),
                 "a YAML alias refers to itself",
                 hint="an anchor cannot contain its own alias",
             )
-        active.add(id(node))
-        try:
-            return _build_collection(node, path, src, loader, env, active)
-        finally:
-            active.discard(id(node))
-    try:
-        value = loader.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as e:  # e.g. `!!int x`, `!foo`
-        raise ConfigError.at(_pos(src.file, node), f"invalid value: {_problem(e)}") from None
-    if isinstance(value, str) and "$" in value:
-        found: list[str] = []
-        value = interpolate(value, env, _pos(src.file, node), found)
+        active.add(key)
+        total, height = 1, 0
+        for child in _children(node):
+            total += visit(child, depth + 1)
+            height = max(height, heights[id(child)] + 1)
+            if total > MAX_VALUES:
+                raise ConfigError.at(
+                    _pos(file, node),
+                    f"this value expands to more than {MAX_VALUES:,} values",
+                    hint="aliases (*name) here repeat large anchors (&name); split huge configs into a directory",
+                )
+        active.discard(key)
+        sizes[key], heights[key] = total, height
+        return total
+
+    visit(root, 0)
+
+
+class _Builder:
+    """Builds plain data from a node graph already known to be finite and small enough."""
+
+    def __init__(self, src: Source, loader: yaml.SafeLoader, env: Mapping[str, str]) -> None:
+        self.src = src
+        self.loader = loader
+        self.env = env
+        # A scalar an alias repeats is built (and its ${...} filled in) once; the copies share it.
+        self.scalars: dict[int, tuple[object, list[str]]] = {}
+        self.files: dict[Path, str] = {}
+        self.substituted_chars = 0
+
+    def build(self, node: yaml.Node, path: Path_) -> object:
+        src = self.src
+        src.values[path] = _pos(src.file, node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        known = self.scalars.get(id(node))
+        if known is None:
+            known = self._scalar(node)
+            self.scalars[id(node)] = known
+        value, found = known
         if found:
             src.substituted[path] = found
-    return value
+        return value
 
-
-def _build_collection(
-    node: yaml.CollectionNode,
-    path: Path_,
-    src: Source,
-    loader: yaml.SafeLoader,
-    env: Mapping[str, str],
-    active: set[int],
-) -> object:
-    if isinstance(node, yaml.MappingNode):
-        explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+    def _scalar(self, node: yaml.Node) -> tuple[object, list[str]]:
+        where = _pos(self.src.file, node)
         try:
-            loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *defaults)
+            value = self.loader.construct_object(node, deep=True)
+        except RecursionError:
+            raise ConfigError.at(where, "invalid value: nested too deeply") from None
+        except Exception as e:  # a constructor may fail any way (`!!timestamp x`: AttributeError)
+            raise ConfigError.at(where, f"invalid value{_tag_of(node)}: {_problem(e)}") from None
+        found: list[str] = []
+        if isinstance(value, str) and "$" in value:
+            value = interpolate(value, self.env, where, found, files=self.files)
+            self.substituted_chars += sum(len(v) for v in found)
+            if self.substituted_chars > MAX_SUBSTITUTED_CHARS:
+                raise ConfigError.at(
+                    where,
+                    f"values filled in from ${{...}} add up to more than {MAX_SUBSTITUTED_CHARS // 2**20} MiB",
+                    hint="a config refers to secrets and addresses, not to large files",
+                )
+        return value, found
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, object]:
+        src = self.src
+        explicit = sum(1 for key_node, _ in node.value if key_node.tag != _TAG_PREFIX + "merge")
+        try:
+            self.loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *defaults)
         except yaml.YAMLError as e:  # e.g. `<<: 5`
             raise ConfigError.at(_pos(src.file, node), f"invalid merge key: {_problem(e)}") from None
         merged = len(node.value) - explicit  # flatten_mapping puts the merged pairs first
         from_merge: set[str] = set()  # keys whose value came from a merge: a key written here overrides them
         out: dict[str, object] = {}
         for index, (key_node, value_node) in enumerate(node.value):
-            key = _build(key_node, path + ("<key>",), src, loader, env, active)
+            if isinstance(key_node, yaml.CollectionNode):
+                raise ConfigError.at(_pos(src.file, key_node), "a mapping key must be a plain scalar")
+            key = self.build(key_node, path + ("<key>",))
             if not isinstance(key, str | int | float | bool):
                 raise ConfigError.at(_pos(src.file, key_node), "a mapping key must be a plain scalar")
             skey = str(key)
@@ -184,18 +345,40 @@ def _build_collection(
             if index < merged:
                 from_merge.add(skey)
             src.keys[path + (skey,)] = _pos(src.file, key_node)
-            out[skey] = _build(value_node, path + (skey,), src, loader, env, active)
+            out[skey] = self.build(value_node, path + (skey,))
         src.values.pop(path + ("<key>",), None)
+        src.substituted.pop(path + ("<key>",), None)
         return out
-    return [_build(item, path + (i,), src, loader, env, active) for i, item in enumerate(node.value)]
+
+
+def _tag_of(node: yaml.Node) -> str:
+    tag = node.tag or ""
+    return f" for tag !!{tag.removeprefix(_TAG_PREFIX)}" if tag.startswith(_TAG_PREFIX) else ""
+
+
+def _problem(e: BaseException) -> str:
+    """The one-line reason of a construction error (a YAML error's str() adds an excerpt of the input)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        return e.problem
+    if isinstance(e, ValueError) and "Exceeds the limit" in str(e):
+        return "a number with more than 4,300 digits"
+    if isinstance(e, AttributeError | TypeError | IndexError | KeyError):
+        return "not a value of this type"  # the constructor's own message names its internals
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def interpolate(
-    text: str, env: Mapping[str, str], where: Position | None = None, found: list[str] | None = None
+    text: str,
+    env: Mapping[str, str],
+    where: Position | None = None,
+    found: list[str] | None = None,
+    *,
+    files: dict[Path, str] | None = None,
 ) -> str:
     """Fill ``${VAR}``, ``${VAR:-default}`` and ``${file:path}``; ``$$`` is a literal ``$``.
 
-    Every value filled in is appended to ``found`` when given.
+    Every value filled in is appended to ``found`` when given. A ``${file:path}`` names a regular
+    UTF-8 file of at most 64 KiB, relative to the config file; ``files`` caches what was read.
 
     Raises:
         ConfigError: a variable is not set and has no default, or a file cannot be read.
@@ -212,13 +395,7 @@ def interpolate(
             return "$"
         expr = m.group(1)
         if expr.startswith("file:"):
-            target = Path(expr[5:]).expanduser()
-            if not target.is_absolute() and where is not None:
-                target = Path(where.file).resolve().parent / target
-            try:
-                return target.read_text(encoding="utf-8").strip()
-            except OSError as e:
-                raise ConfigError.at(where, f"cannot read secret file {target}: {e.strerror}") from None
+            return _file(expr[5:])
         name, sep, default = expr.partition(":-")
         if not _NAME_RE.match(name):
             raise ConfigError.at(
@@ -233,5 +410,26 @@ def interpolate(
             f"environment variable {name} is not set",
             hint=f"export {name}=... or write ${{{name}:-default}}",
         )
+
+    def _file(name: str) -> str:
+        try:
+            target = Path(name).expanduser()
+        except RuntimeError:  # ~user that does not exist
+            target = Path(name)
+        if not target.is_absolute() and where is not None:
+            target = Path(where.file).resolve().parent / target
+        if files is not None and target in files:
+            return files[target]
+        try:
+            value = read_secret(target, "secret file")
+        except ValueError as e:
+            raise ConfigError.at(
+                where,
+                str(e),
+                hint=f"${{file:...}} reads a UTF-8 text file of at most {SECRET_MAX_BYTES // 1024} KiB",
+            ) from None
+        if files is not None:
+            files[target] = value
+        return value
 
     return _VAR_RE.sub(one, text)
