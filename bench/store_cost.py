@@ -1,7 +1,7 @@
 """What one stored Result costs in SQLite: bytes on disk and CPU per row.
 
 Writes N Results shaped like a typical HTTP check of the demo (ok, five assertions, one attempt,
-phases, a revision) through ``SqliteStore.add_results`` in batches of 500, as ``BatchWriter`` does,
+phases, a revision, the http observation the http kind writes) through ``SqliteStore.add_results`` in batches of 500, as ``BatchWriter`` does,
 then closes the store (checkpointing the WAL) and divides the file size by N. There is no peer here:
 blackbox_exporter stores nothing and Prometheus keeps samples, not records. The figure sizes
 ``raw_retention`` (docs/configuration.md).
@@ -18,7 +18,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from livesite.results import AssertionOutcome, Attempt, Phases, Result, Status
+from livesite.results import AssertionOutcome, Attempt, HttpObservation, Phases, Result, Status
 from livesite.store import SqliteStore
 
 BATCH = 500
@@ -51,8 +51,9 @@ def typical(i: int, started: datetime) -> Result:
         ],
         attempts=[Attempt(number=1, started_at=started, duration_seconds=duration)],
         target="http://127.0.0.1:36077/api/products",
-        status_code=200,
-        response_bytes=690,
+        observation=HttpObservation(
+            status_code=200, content_length=690, body_bytes=690, http_version="1.1", ip_protocol=4
+        ),
     )
 
 

@@ -17,14 +17,75 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from livesite.errors import StoreError
 from livesite.results import Result
 from livesite.states import StateChange
-from livesite.store import _rows
-from livesite.store.base import Compaction, ResultQuery, Uptime
+from livesite.store import _rows, _upgrade
+from livesite.store.base import Compaction, ResultQuery, SampleQuery, Samples, Uptime
 
 T = TypeVar("T")
 
 _MIGRATION_LOCK = 0x6C697665  # pg_advisory_xact_lock key: "live"
 
-_MIGRATIONS: dict[int, str] = {
+_SCHEMA_3_TABLES = """
+    ALTER TABLE livesite_results ADD COLUMN user_name text NOT NULL DEFAULT '';
+    -- One row per tag of a Result, keyed by the Result's seq so compaction deletes a chunk's tags
+    -- through the primary key. Results without tags (most) cost nothing here.
+    CREATE TABLE livesite_result_tags (
+        seq bigint NOT NULL,
+        started_at double precision NOT NULL,
+        tag text NOT NULL,
+        value text NOT NULL,
+        PRIMARY KEY (seq, tag)
+    );
+"""
+
+# Built after the records are rewritten; partial as in sqlite.py (see _rows.where).
+_SCHEMA_3_INDEXES = """
+    CREATE INDEX livesite_result_tags_match ON livesite_result_tags (tag, value, started_at, seq);
+    CREATE INDEX livesite_results_revision_time ON livesite_results (revision, started_at)
+        WHERE revision <> '';
+    CREATE INDEX livesite_results_cohort_time ON livesite_results (cohort, started_at) WHERE cohort <> '';
+    CREATE INDEX livesite_results_user_time ON livesite_results (user_name, started_at)
+        WHERE user_name <> '';
+    CREATE INDEX livesite_results_status_time ON livesite_results (status, started_at)
+        WHERE status <> 'ok';
+"""
+
+_REWRITE = """
+    UPDATE livesite_results AS r SET record = u.record::json, user_name = u.user_name
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(record, user_name, seq)
+    WHERE r.seq = u.seq
+"""
+
+_MIGRATED_TAGS = """
+    INSERT INTO livesite_result_tags (seq, started_at, tag, value)
+    SELECT * FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::text[])
+"""
+
+
+async def _schema_3(conn: asyncpg.Connection) -> None:
+    """HTTP facts move into an observation (every stored record is rewritten, see store/_upgrade.py);
+    a user column, a tags table and indexes for every ResultQuery filter."""
+    await conn.execute(_SCHEMA_3_TABLES)
+    after = 0
+    while True:
+        rows = await conn.fetch(
+            "SELECT seq, started_at, record::text FROM livesite_results WHERE seq > $1 ORDER BY seq LIMIT $2",
+            after,
+            _rows.UPGRADE_CHUNK_ROWS,
+        )
+        if not rows:
+            break
+        rewrites, tags = _upgrade.upgrade_rows([(row[0], row[1], row[2]) for row in rows])
+        if rewrites:
+            await conn.execute(_REWRITE, *zip(*rewrites, strict=True))
+        if tags:
+            await conn.execute(_MIGRATED_TAGS, *zip(*tags, strict=True))
+        after = rows[-1][0]
+    await conn.execute(_SCHEMA_3_INDEXES)
+
+
+Migration = str | Callable[[asyncpg.Connection], Awaitable[None]]
+
+_MIGRATIONS: dict[int, Migration] = {
     1: """
         CREATE TABLE livesite_results (
             seq bigserial PRIMARY KEY,
@@ -72,17 +133,31 @@ _MIGRATIONS: dict[int, str] = {
         );
         CREATE UNIQUE INDEX livesite_events_once ON livesite_events (check_name, zone, at);
     """,
+    3: _schema_3,
 }
 
 # One round trip per batch: columns travel as arrays and are unnested server-side.
 _INSERT_RESULTS = """
     INSERT INTO livesite_results
-        (id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record)
-    SELECT id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record::json
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::float8[], $8::float8[], $9::text[])
-        AS batch(id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record)
+        (id, check_name, zone, user_name, cohort, revision, status, started_at, duration_seconds, record)
+    SELECT id, check_name, zone, user_name, cohort, revision, status, started_at, duration_seconds,
+           record::json
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::float8[], $9::float8[], $10::text[])
+        AS batch(id, check_name, zone, user_name, cohort, revision, status, started_at, duration_seconds,
+                 record)
     ON CONFLICT (started_at, id) DO NOTHING
+"""
+
+# A batch with tags stores them in the same statement, for the Results it stored: a retried batch
+# stores neither twice.
+_INSERT_RESULTS_AND_TAGS = f"""
+    WITH stored AS ({_INSERT_RESULTS} RETURNING seq, started_at, id)
+    INSERT INTO livesite_result_tags (seq, started_at, tag, value)
+    SELECT stored.seq, stored.started_at, tags.tag, tags.value
+    FROM stored JOIN unnest($11::float8[], $12::text[], $13::text[], $14::text[])
+        AS tags(started_at, id, tag, value)
+        ON tags.started_at = stored.started_at AND tags.id = stored.id
 """
 
 _INSERT_EVENTS = """
@@ -104,7 +179,9 @@ _ROLL_UP = f"""
         DELETE FROM livesite_results WHERE seq IN (
             SELECT seq FROM livesite_results WHERE started_at < $1 ORDER BY started_at, id LIMIT $2
         )
-        RETURNING check_name, zone, status, started_at, duration_seconds
+        RETURNING seq, check_name, zone, status, started_at, duration_seconds
+    ), tags_gone AS (
+        DELETE FROM livesite_result_tags WHERE seq IN (SELECT seq FROM gone)
     ), folded AS (
         INSERT INTO livesite_minutes
             (check_name, zone, minute, total, ok, degraded, failed, error, sum_duration, max_duration)
@@ -188,10 +265,13 @@ class PostgresStore:
         """Write a batch in one statement. A Result already stored (same id and started_at) is skipped."""
         if not results:
             return
-        columns = list(zip(*_rows.result_rows(results), strict=True))
+        rows, tags = _rows.result_rows(results)
+        columns = list(zip(*rows, strict=True))
+        if tags:
+            columns += list(zip(*tags, strict=True))
 
         async def job(conn: asyncpg.Connection) -> None:
-            await conn.execute(_INSERT_RESULTS, *columns)
+            await conn.execute(_INSERT_RESULTS_AND_TAGS if tags else _INSERT_RESULTS, *columns)
 
         await self._run(job)
 
@@ -207,12 +287,7 @@ class PostgresStore:
 
     async def results(self, query: ResultQuery) -> list[Result]:
         """Results matching ``query``, newest first; ``since`` is inclusive, ``until`` exclusive."""
-        where, params = _rows.where(query, lambda n: f"${n}")
-        params.append(max(query.limit, 0))
-        sql = (
-            f"SELECT record::text FROM livesite_results {where} "
-            f"ORDER BY started_at DESC, seq DESC LIMIT ${len(params)}"
-        )
+        sql, params = _rows.results_sql(query, _rows.POSTGRES)
 
         async def job(conn: asyncpg.Connection) -> list[str]:
             return [row[0] for row in await conn.fetch(sql, *params)]
@@ -260,6 +335,37 @@ class PostgresStore:
 
         return [StateChange.model_validate_json(record) for record in await self._run(job)]
 
+    async def samples(self, query: SampleQuery) -> list[Samples]:
+        """Latency samples and failure counts per group and bucket; see :class:`SampleQuery`."""
+        counts_sql, counts_params, durations_sql, durations_params = _rows.samples_sql(query, _rows.POSTGRES)
+
+        async def job(
+            conn: asyncpg.Connection,
+        ) -> tuple[list[tuple[str, int, int, int]], list[tuple[str, int, float]]]:
+            # One snapshot: the durations come from the same rows as the counts.
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                counts = [tuple(row) for row in await conn.fetch(counts_sql, *counts_params)]
+                durations = (
+                    [tuple(row) for row in await conn.fetch(durations_sql, *durations_params)]
+                    if query.limit
+                    else []
+                )
+            return counts, durations
+
+        counts, durations = await self._run(job)
+        return _rows.samples_from(query, counts, durations)
+
+    async def latest_states(self) -> list[StateChange]:
+        """The newest state change of each (check, zone), sorted by check then zone."""
+        sql = _rows.latest_states_sql(_rows.POSTGRES)
+
+        async def job(conn: asyncpg.Connection) -> list[str]:
+            return [row[0] for row in await conn.fetch(sql)]
+
+        changes = [StateChange.model_validate_json(record) for record in await self._run(job)]
+        # Sorted here, not by the database's collation, so both stores agree.
+        return sorted(changes, key=lambda change: (change.check, change.zone))
+
     async def checks(self) -> list[str]:
         """Names of every check with raw results or aggregates, sorted."""
 
@@ -274,8 +380,9 @@ class PostgresStore:
     async def compact(
         self, now: datetime, raw_retention_seconds: float, aggregate_retention_seconds: float
     ) -> Compaction:
-        """Fold raw results older than the raw retention into per-minute aggregates and delete them;
-        delete aggregates and state changes older than the aggregate retention.
+        """Fold raw results older than the raw retention into per-minute aggregates and delete them
+        with their tags; delete aggregates and state changes older than the aggregate retention,
+        except the newest state change of each (check, zone).
 
         Each chunk is folded and deleted in one statement, so running it again, concurrently or
         after a crash never counts a result twice.
@@ -289,7 +396,7 @@ class PostgresStore:
 
         async def finish(conn: asyncpg.Connection) -> tuple[int, int]:
             minutes = await conn.execute("DELETE FROM livesite_minutes WHERE minute < $1", aggregate_cutoff)
-            events = await conn.execute("DELETE FROM livesite_events WHERE at < $1", aggregate_cutoff)
+            events = await conn.execute(_rows.old_events_sql(_rows.POSTGRES), aggregate_cutoff)
             return int(minutes.split()[-1]), int(events.split()[-1])  # "DELETE <count>"
 
         return await _rows.compact_in_chunks(lambda: self._run(chunk), lambda: self._run(finish))
@@ -307,7 +414,11 @@ async def _migrate(conn: asyncpg.Connection, where: str) -> None:
     if current > _rows.SCHEMA_VERSION:
         raise _rows.newer_schema(current, where)
     for version in range(current + 1, _rows.SCHEMA_VERSION + 1):
-        await conn.execute(_MIGRATIONS[version])
+        migration = _MIGRATIONS[version]
+        if isinstance(migration, str):
+            await conn.execute(migration)
+        else:
+            await migration(conn)
         await conn.execute("INSERT INTO livesite_schema_version (version) VALUES ($1)", version)
 
 

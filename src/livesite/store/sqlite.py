@@ -20,12 +20,65 @@ from typing import TypeVar
 from livesite.errors import NoStoreError, StoreError
 from livesite.results import Result
 from livesite.states import StateChange
-from livesite.store import _rows
-from livesite.store.base import Compaction, ResultQuery, Uptime
+from livesite.store import _rows, _upgrade
+from livesite.store.base import Compaction, ResultQuery, SampleQuery, Samples, Uptime
 
 T = TypeVar("T")
 
-_MIGRATIONS: dict[int, str] = {
+_SCHEMA_3_TABLES = """
+    ALTER TABLE results ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+    -- One row per tag of a Result, keyed by the Result's seq so compaction deletes a chunk's tags
+    -- by range. Results without tags (most) cost nothing here.
+    CREATE TABLE result_tags (
+        seq INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        tag TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (seq, tag)
+    ) WITHOUT ROWID
+"""
+
+# Built after the records are rewritten: one sort per index instead of index updates per row.
+# Each holds only the rows that have a value (see _rows.where); ok, the bulk of all Results, is
+# left out of the status index, since reading in time order finds ok Results at once.
+_SCHEMA_3_INDEXES = """
+    CREATE INDEX result_tags_match ON result_tags (tag, value, started_at);
+    CREATE INDEX results_revision_time ON results (revision, started_at) WHERE revision <> '';
+    CREATE INDEX results_cohort_time ON results (cohort, started_at) WHERE cohort <> '';
+    CREATE INDEX results_user_time ON results (user_name, started_at) WHERE user_name <> '';
+    CREATE INDEX results_status_time ON results (status, started_at) WHERE status <> 'ok'
+"""
+
+
+def _schema_3(db: sqlite3.Connection) -> None:
+    """HTTP facts move into an observation (every stored record is rewritten, see store/_upgrade.py);
+    a user column, a tags table and indexes for every ResultQuery filter."""
+    _script(db, _SCHEMA_3_TABLES)
+    after = 0
+    while True:
+        rows = db.execute(
+            "SELECT seq, started_at, record FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, _rows.UPGRADE_CHUNK_ROWS),
+        ).fetchall()
+        if not rows:
+            break
+        rewrites, tags = _upgrade.upgrade_rows(rows)
+        db.executemany("UPDATE results SET record = ?, user_name = ? WHERE seq = ?", rewrites)
+        db.executemany("INSERT INTO result_tags (seq, started_at, tag, value) VALUES (?, ?, ?, ?)", tags)
+        after = rows[-1][0]
+    _script(db, _SCHEMA_3_INDEXES)
+
+
+def _script(db: sqlite3.Connection, statements: str) -> None:
+    # Not executescript: it commits first, and migrations run inside one BEGIN IMMEDIATE.
+    for statement in statements.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+_MIGRATIONS: dict[int, Migration] = {
     1: """
         CREATE TABLE results (
             seq INTEGER PRIMARY KEY,
@@ -73,12 +126,20 @@ _MIGRATIONS: dict[int, str] = {
         DELETE FROM events WHERE seq NOT IN (SELECT min(seq) FROM events GROUP BY check_name, zone, at);
         CREATE UNIQUE INDEX events_once ON events (check_name, zone, at);
     """,
+    3: _schema_3,
 }
 
 _INSERT_RESULT = """
     INSERT OR IGNORE INTO results
-        (id, check_name, zone, cohort, revision, status, started_at, duration_seconds, record)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        (id, check_name, zone, user_name, cohort, revision, status, started_at, duration_seconds, record)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# By (started_at, id), the unique key, so a retried batch finds the Result stored the first time
+# and the tag is stored once.
+_INSERT_TAG = """
+    INSERT OR IGNORE INTO result_tags (seq, started_at, tag, value)
+    SELECT seq, started_at, ?3, ?4 FROM results WHERE started_at = ?1 AND id = ?2
 """
 
 _COUNTS = """
@@ -170,9 +231,11 @@ class SqliteStore:
             return
 
         def job(db: sqlite3.Connection) -> None:
-            rows = _rows.result_rows(results)  # serialised here, off the event loop
+            rows, tags = _rows.result_rows(results)  # serialised here, off the event loop
             with db:
                 db.executemany(_INSERT_RESULT, rows)
+                if tags:
+                    db.executemany(_INSERT_TAG, tags)
 
         await self._run(job)
 
@@ -191,11 +254,10 @@ class SqliteStore:
 
     async def results(self, query: ResultQuery) -> list[Result]:
         """Results matching ``query``, newest first; ``since`` is inclusive, ``until`` exclusive."""
-        where, params = _rows.where(query, lambda _: "?")
-        sql = f"SELECT record FROM results {where} ORDER BY started_at DESC, seq DESC LIMIT ?"
+        sql, params = _rows.results_sql(query, _rows.SQLITE)
 
         def job(db: sqlite3.Connection) -> list[str]:
-            return [row[0] for row in db.execute(sql, (*params, max(query.limit, 0)))]
+            return [row[0] for row in db.execute(sql, params)]
 
         return [Result.model_validate_json(record) for record in await self._run(job)]
 
@@ -230,6 +292,36 @@ class SqliteStore:
 
         return [StateChange.model_validate_json(record) for record in await self._run(job)]
 
+    async def samples(self, query: SampleQuery) -> list[Samples]:
+        """Latency samples and failure counts per group and bucket; see :class:`SampleQuery`."""
+        counts_sql, counts_params, durations_sql, durations_params = _rows.samples_sql(query, _rows.SQLITE)
+
+        def job(
+            db: sqlite3.Connection,
+        ) -> tuple[list[tuple[str, int, int, int]], list[tuple[str, int, float]]]:
+            # One read transaction: the durations come from the same rows as the counts.
+            db.execute("BEGIN")
+            try:
+                counts = db.execute(counts_sql, counts_params).fetchall()
+                durations = db.execute(durations_sql, durations_params).fetchall() if query.limit else []
+            finally:
+                db.execute("COMMIT")
+            return counts, durations
+
+        counts, durations = await self._run(job)
+        return _rows.samples_from(query, counts, durations)
+
+    async def latest_states(self) -> list[StateChange]:
+        """The newest state change of each (check, zone), sorted by check then zone."""
+        sql = _rows.latest_states_sql(_rows.SQLITE)
+
+        def job(db: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in db.execute(sql)]
+
+        changes = [StateChange.model_validate_json(record) for record in await self._run(job)]
+        # Sorted here, not by the database's collation, so both stores agree.
+        return sorted(changes, key=lambda change: (change.check, change.zone))
+
     async def checks(self) -> list[str]:
         """Names of every check with raw results or aggregates, sorted."""
 
@@ -244,8 +336,9 @@ class SqliteStore:
     async def compact(
         self, now: datetime, raw_retention_seconds: float, aggregate_retention_seconds: float
     ) -> Compaction:
-        """Fold raw results older than the raw retention into per-minute aggregates and delete them;
-        delete aggregates and state changes older than the aggregate retention.
+        """Fold raw results older than the raw retention into per-minute aggregates and delete them
+        with their tags; delete aggregates and state changes older than the aggregate retention,
+        except the newest state change of each (check, zone).
 
         Works in chunks of a few ten thousand rows, one transaction each, so writers queued on the
         same thread get their turn in between. Running it again, or after a crash, is safe: a
@@ -259,12 +352,13 @@ class SqliteStore:
             params = (raw_cutoff, _rows.COMPACT_CHUNK_ROWS)
             with db:
                 db.execute(_ROLL_UP, params)
+                db.execute(f"DELETE FROM result_tags WHERE seq IN ({_CHUNK})", params)
                 return db.execute(f"DELETE FROM results WHERE seq IN ({_CHUNK})", params).rowcount
 
         def finish(db: sqlite3.Connection) -> tuple[int, int]:
             with db:
                 deleted = db.execute("DELETE FROM minutes WHERE minute < ?", (aggregate_cutoff,)).rowcount
-                events = db.execute("DELETE FROM events WHERE at < ?", (aggregate_cutoff,)).rowcount
+                events = db.execute(_rows.old_events_sql(_rows.SQLITE), (aggregate_cutoff,)).rowcount
             # Hand the freed pages back to the main file so the WAL does not keep the old size.
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             return deleted, events
@@ -330,9 +424,11 @@ def _tune_and_migrate(db: sqlite3.Connection, path: Path) -> None:
         if current > _rows.SCHEMA_VERSION:
             raise _rows.newer_schema(current, str(path))
         for version in range(current + 1, _rows.SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            migration = _MIGRATIONS[version]
+            if isinstance(migration, str):
+                _script(db, migration)
+            else:
+                migration(db)
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
         db.execute("COMMIT")
     except BaseException:

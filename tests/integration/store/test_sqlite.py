@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import schema_v2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livesite.errors import StoreError
-from livesite.results import Result, Status
+from livesite.results import HttpObservation, Result, Status
 from livesite.states import CheckState, StateChange
-from livesite.store import ResultQuery, SqliteStore, open_store
-from livesite.store import sqlite as sqlite_store
+from livesite.store import ResultQuery, SqliteStore, _rows, open_store
 from livesite.testing.store_conformance import check_store, rich_result
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -48,7 +48,7 @@ async def test_the_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> 
     await (await SqliteStore.open(path)).close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,), (3,)]
     db.close()
 
 
@@ -57,7 +57,7 @@ async def test_a_version_1_file_is_upgraded_in_place_keeping_one_copy_of_each_ev
 ) -> None:
     path = tmp_path / "results.db"
     with sqlite3.connect(path) as db:
-        db.executescript(sqlite_store._MIGRATIONS[1])  # the schema of the first release
+        db.executescript(schema_v2.SQLITE_TABLES_V1)  # the schema of the first release
         db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         db.execute("INSERT INTO schema_version (version) VALUES (1)")
         change = StateChange(
@@ -79,6 +79,118 @@ async def test_a_version_1_file_is_upgraded_in_place_keeping_one_copy_of_each_ev
         assert await store.events("web") == [change]
     finally:
         await store.close()
+
+
+def _version_2_file(path: Path, rows: tuple[schema_v2.OldRow, ...] = schema_v2.ROWS) -> None:
+    with sqlite3.connect(path) as db:
+        db.executescript(schema_v2.SQLITE_DDL)
+        db.executemany(
+            "INSERT INTO results (id, check_name, zone, cohort, revision, status, started_at, "
+            "duration_seconds, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        db.executemany(
+            "INSERT INTO events (check_name, zone, at, record) VALUES (?, ?, ?, ?)", schema_v2.event_rows()
+        )
+    db.close()
+
+
+def _count(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        found = db.execute(sql).fetchall()
+    db.close()
+    return found
+
+
+async def test_a_version_2_file_is_upgraded_keeping_every_result(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    _version_2_file(path)
+    counts = "SELECT (SELECT count(*) FROM results), (SELECT count(*) FROM events)"
+    before = _count(path, counts)
+    store = await SqliteStore.open(path)
+    try:
+        schema_v2.assert_upgraded(await store.results(ResultQuery(limit=100)))
+        assert [r.id for r in await store.results(ResultQuery(user="alice"))] == [schema_v2.HTTP_OK.id]
+        assert [r.id for r in await store.results(ResultQuery(user="bob"))] == [schema_v2.JOURNEY.id]
+        for (tag, value), ids in schema_v2.TAGGED.items():
+            assert {r.id for r in await store.results(ResultQuery(tags={tag: value}))} == ids
+        assert await store.latest_states() == schema_v2.latest_events()
+        # Results written after the upgrade sit next to the upgraded ones.
+        fresh = rich_result()
+        await store.add_results([fresh])
+        assert (await store.results(ResultQuery(check="roundtrip"))) == [fresh]
+    finally:
+        await store.close()
+    assert _count(path, counts) == [(before[0][0] + 1, before[0][1])]
+    assert _count(path, "SELECT max(version) FROM schema_version") == [(3,)]
+    # Tags of the old rows (HTTP_OK has 2, JOURNEY 1, DNS 1) plus the 3 of the Result added after.
+    assert _count(path, "SELECT count(*) FROM result_tags") == [(7,)]
+
+
+async def test_a_record_that_cannot_be_upgraded_leaves_the_file_at_version_2(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    broken = schema_v2.TCP._replace(id="broken", record='{"id": "broken", "check": "db-port"')
+    _version_2_file(path, (*schema_v2.ROWS, broken))
+    with pytest.raises(StoreError, match="seq 7") as caught:
+        await SqliteStore.open(path)
+    assert caught.value.hint
+    assert _count(path, "SELECT max(version) FROM schema_version") == [(2,)]
+    assert _count(path, "SELECT count(*) FROM results") == [(7,)]
+    assert _count(
+        path, "SELECT record FROM results WHERE id = ?".replace("?", f"'{schema_v2.HTTP_OK.id}'")
+    ) == [(schema_v2.HTTP_OK.record,)]
+
+
+_FILTERS = [
+    ResultQuery(revision="v2"),
+    ResultQuery(check="web", revision="v2"),
+    ResultQuery(cohort="canary"),
+    ResultQuery(user="alice"),
+    ResultQuery(status=Status.failed),
+    ResultQuery(status=frozenset({Status.failed, Status.error})),
+    ResultQuery(tags={"team": "pay"}),
+    ResultQuery(tags={"team": "pay", "tier": "1"}, since=T0),
+    ResultQuery(check="web", tags={"team": "pay"}),
+]
+
+
+@pytest.mark.parametrize("query", _FILTERS, ids=repr)
+async def test_every_result_filter_is_answered_from_an_index(tmp_path: Path, query: ResultQuery) -> None:
+    path = tmp_path / "results.db"
+    await (await SqliteStore.open(path)).close()
+    sql, params = _rows.results_sql(query, _rows.SQLITE)
+    with sqlite3.connect(path) as db:
+        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    db.close()
+    assert plan and not [step for step in plan if step.startswith("SCAN") and "INDEX" not in step], plan
+
+
+async def test_compaction_deletes_the_tags_of_the_results_it_folds(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    store = await SqliteStore.open(path)
+    old = [
+        Result(
+            check="web",
+            kind="http",
+            zone="a",
+            started_at=T0 + timedelta(seconds=i),
+            duration_seconds=0.1,
+            status=Status.ok,
+            tags={"team": "pay", "n": str(i)},
+        )
+        for i in range(10)
+    ]
+    try:
+        await store.add_results(old)
+        await store.compact(
+            T0 + timedelta(seconds=105), raw_retention_seconds=100, aggregate_retention_seconds=1e9
+        )
+        assert [r.id for r in await store.results(ResultQuery(tags={"team": "pay"}))] == [
+            r.id for r in reversed(old[5:])
+        ]
+    finally:
+        await store.close()
+    assert _count(path, "SELECT count(*) FROM result_tags") == [(10,)]
 
 
 async def test_open_store_resolves_a_relative_sqlite_url_against_base_dir(tmp_path: Path) -> None:
@@ -220,9 +332,14 @@ _results = st.builds(
     status=st.sampled_from(Status),
     tags=st.dictionaries(_text, _text, max_size=3),
     target=_text,
-    status_code=st.none() | st.integers(),
-    response_bytes=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
-    redirects=st.lists(_text, max_size=3),
+    user=_text,
+    observation=st.none()
+    | st.builds(
+        HttpObservation,
+        status_code=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        body_bytes=st.integers(min_value=0, max_value=2**63 - 1),
+        redirects=st.lists(_text, max_size=3),
+    ),
 )
 
 
