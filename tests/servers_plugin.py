@@ -1,4 +1,5 @@
-"""Fixtures that start real servers on 127.0.0.1: ``target`` (in-process), ``nginx``, ``tls_nginx``, ``dnsmasq``.
+"""Fixtures that start real servers on 127.0.0.1: ``target`` (in-process), ``nginx``, ``tls_nginx``, ``dnsmasq``,
+``blackbox`` (the reference prober).
 
 Load with ``pytest_plugins = ["servers_plugin"]`` (``tests`` on sys.path) or ``-p servers_plugin``.
 The subprocess servers live for the whole session: they start in milliseconds but there is no need
@@ -14,7 +15,7 @@ from typing import TypeVar
 
 import pytest
 
-from livesite.testing.servers import Dnsmasq, MissingBinary, Nginx, Pki, make_pki
+from livesite.testing.servers import BlackboxExporter, Dnsmasq, MissingBinary, Nginx, Pki, make_pki
 from livesite.testing.target import TargetServer
 
 T = TypeVar("T")
@@ -57,6 +58,14 @@ def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dnsmasq]:
             records={"shop.test": "127.0.0.1", "api.shop.test": "127.0.0.2"},
         )
     )
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def blackbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlackboxExporter]:
+    """blackbox_exporter (Debian's prometheus-blackbox-exporter); modules are given per probe."""
+    server = _require(lambda: BlackboxExporter(tmp_path_factory.mktemp("blackbox")))
     with server:
         yield server
 

@@ -29,13 +29,24 @@ def _chain(ssl_object: object, method: str) -> list[bytes]:
         return []
 
 
+def sent_chain(ssl_object: ssl.SSLObject | None) -> list[bytes]:
+    """The certificates the peer sent (DER, leaf first); the leaf alone where Python hides the chain."""
+    if ssl_object is None:
+        return []
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return _chain(ssl_object, "get_unverified_chain") or ([leaf] if leaf else [])
+
+
 def tls_info(ssl_object: ssl.SSLObject | None, resources: Resources) -> TlsInfo | None:
     """Version and expiries of an established TLS connection (None without one)."""
     if ssl_object is None:
         return None
     leaf = ssl_object.getpeercert(binary_form=True)
-    sent = _chain(ssl_object, "get_unverified_chain") or ([leaf] if leaf else [])
-    verified = _chain(ssl_object, "get_verified_chain")
+    sent = sent_chain(ssl_object)
+    # Without verification there is no verified chain: OpenSSL still builds one, from whatever it
+    # found, but nothing vouches for it (blackbox leaves it empty too).
+    verifying = ssl_object.context.verify_mode != ssl.CERT_NONE
+    verified = _chain(ssl_object, "get_verified_chain") if verifying else []
 
     def earliest(ders: list[bytes]) -> datetime | None:
         dates = [d for d in (resources.cert_not_after(der) for der in ders) if d is not None]
@@ -48,3 +59,26 @@ def tls_info(ssl_object: ssl.SSLObject | None, resources: Resources) -> TlsInfo 
         chain_expiry=earliest(verified),
         leaf_expiry=resources.cert_not_after(leaf) if leaf else None,
     )
+
+
+def expired_reason(where: str, chain: list[bytes], now: datetime) -> str:
+    """Why verification said "certificate has expired": which certificate, and its notAfter.
+
+    ``chain`` is what the peer sent, leaf first (see :func:`sent_chain`); the leaf is named if it
+    lapsed, else the first lapsed issuer. With nothing lapsed in it (the chain could not be read, or
+    the lapsed certificate is a trusted root the peer did not send) the reason says just that much.
+    """
+    from cryptography import x509
+
+    for position, der in enumerate(chain):
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            continue
+        not_after = cert.not_valid_after_utc
+        if not_after < now:
+            when = not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if position == 0:
+                return f"certificate of {where} has expired (notAfter {when})"
+            return f"certificate of {where} has expired: issuer {cert.subject.rfc4514_string()} (notAfter {when})"
+    return f"certificate of {where} has expired"

@@ -8,16 +8,21 @@ resolve the name server's own name is ``probe_dns_lookup_time_seconds``; the que
 
 from __future__ import annotations
 
+import math
+import socket
 import time
 from collections.abc import Iterable
 from typing import ClassVar, Literal
 
+import dns.asyncbackend
 import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
+import dns.inet
 import dns.message
 import dns.rcode
 import dns.rdatatype
+from dns._asyncbackend import DatagramSocket, StreamSocket
 from pydantic import Field
 
 from livesite.assertions import Assertion, Observation, parse
@@ -69,19 +74,47 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     server = await resolve(host, port, ctx.zone.resolve)
     t1 = time.perf_counter()
     progress.resolve = t1 - t0
-    progress.phase = "query"  # timed as the processing phase; named as blackbox's "request"
+    progress.phase = "connect"
     query = dns.message.make_query(spec.query, dns.rdatatype.from_text(spec.record_type))
-    ask = dns.asyncquery.tcp if spec.transport == "tcp" else dns.asyncquery.udp
     timeout = spec.timeout if spec.timeout is not None else ctx.defaults.timeout
     ctx.observation = DnsObservation(lookup_seconds=progress.resolve)
+    tcp = spec.transport == "tcp"
+    # The socket is made (for tcp: connected) here rather than inside dnspython, so that its time is
+    # the connect phase and only the exchange is the query's, as blackbox splits them.
+    backend = dns.asyncbackend.get_default_backend()
     try:
-        reply = await ask(query, server, timeout=timeout, port=port)
+        sock = await backend.make_socket(  # type: ignore[no-untyped-call]  # dnspython leaves it untyped
+            dns.inet.af_for_address(server),
+            socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM,
+            0,
+            None,
+            (server, port),
+            timeout if math.isfinite(timeout) else None,
+        )
     except dns.exception.Timeout:
         raise ProbeError(FailureKind.timeout, f"name server {server}:{port} did not answer") from None
-    except (OSError, dns.exception.DNSException) as e:
+    except OSError as e:
+        raise ProbeError(FailureKind.dns, f"asking {server}:{port} failed: {e.strerror or e}") from None
+    finally:
+        t2 = time.perf_counter()
+        progress.connect = t2 - t1
+    progress.phase = "query"  # timed as the processing phase; named as blackbox's "request"
+    try:
+        async with sock:
+            if tcp:
+                assert isinstance(sock, StreamSocket)
+                reply = await dns.asyncquery.tcp(query, server, timeout=timeout, port=port, sock=sock)
+            else:
+                assert isinstance(sock, DatagramSocket)
+                reply = await dns.asyncquery.udp(query, server, timeout=timeout, port=port, sock=sock)
+    except dns.exception.Timeout:
+        raise ProbeError(FailureKind.timeout, f"name server {server}:{port} did not answer") from None
+    except OSError as e:
+        raise ProbeError(FailureKind.dns, f"asking {server}:{port} failed: {e.strerror or e}") from None
+    except dns.exception.DNSException as e:
         raise ProbeError(FailureKind.dns, f"asking {server}:{port} failed: {e}") from None
     finally:
-        progress.processing = time.perf_counter() - t1
+        progress.processing = time.perf_counter() - t2
     answers = [rdata.to_text() for rrset in reply.answer for rdata in rrset]
     rcode = dns.rcode.to_text(reply.rcode())
     observation = DnsObservation(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -16,13 +18,24 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from livesite.assertions import Assertion, Observation, parse
-from livesite.checks.certs import tls_info
+from livesite.checks.certs import expired_reason, tls_info
 from livesite.checks.context import RunContext
 from livesite.checks.kind import Kind, Metric, Sample, Seen
+from livesite.checks.sockets import ip_protocol_of, peer_chain, time_left
 from livesite.config.models import Auth, CheckBase, TlsSettings, Zone
 from livesite.net.errors import ProbeError
-from livesite.net.http1 import Connection, Response, Target, build_request, exchange, open_connection
-from livesite.results import Failure, FailureKind, HttpObservation, Result
+from livesite.net.http1 import (
+    Connection,
+    Progress,
+    Response,
+    Target,
+    build_request,
+    exchange,
+    open_connection,
+    resolve,
+)
+from livesite.net.resolve import answer_without_lookup
+from livesite.results import Failure, FailureKind, HttpObservation, Result, TlsInfo
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -235,6 +248,7 @@ class _Prepared:
     headers: list[tuple[str, str]]
     target: Target
     request: bytes
+    ip_protocol: int  # of the target's address when known without a lookup; else 0
 
 
 def _prepare(spec: HttpCheck, ctx: RunContext) -> _Prepared:
@@ -243,7 +257,40 @@ def _prepare(spec: HttpCheck, ctx: RunContext) -> _Prepared:
     headers = _headers(spec, ctx, content_type)
     target = Target.parse(url)
     request = build_request(spec.method, target, headers, body, keep_alive=spec.reuse_connection)
-    return _Prepared(url, body, headers, target, request)
+    return _Prepared(url, body, headers, target, request, _ip_protocol_hint(target.host, ctx.zone))
+
+
+def _ip_protocol_hint(host: str, zone: Zone) -> int:
+    """The address family of ``host`` if a zone override or the name itself says it (no lookup)."""
+    ip = zone.resolve.get(host)
+    if ip is None:
+        try:
+            ip = next(iter(answer_without_lookup(host) or ()), None)
+        except ProbeError:
+            return 0  # a .invalid name: the run fails with dns, and has no address family
+    return ip_protocol_of(ip) if ip else 0
+
+
+async def _tls_failure(spec: HttpCheck, ctx: RunContext, url: str, error: ProbeError) -> ProbeError:
+    """A failed handshake, its time in the tls phase, and an expired certificate's notAfter named.
+
+    Both belong in net/http1.py (which times each phase and sees the handshake fail); until it does
+    them, they are done here, where what it leaves unattributed is exactly the handshake's time.
+    """
+    progress = ctx.progress
+    progress.tls += max(0.0, time.perf_counter() - progress.started - _attributed(progress))
+    if not error.message.endswith("certificate has expired"):
+        return error
+    target = Target.parse(url)
+    ip = await resolve(target.host, target.port, ctx.zone.resolve)  # the same answer, from the cache
+    server_name = spec.tls.server_name or target.host
+    no_verify = ctx.resources.ssl_context(spec.tls.model_copy(update={"verify": False}))
+    chain = await peer_chain(ip, target.port, server_name, no_verify, time_left(ctx, spec) / 2)
+    return ProbeError(FailureKind.tls, expired_reason(f"{target.host}:{target.port}", chain, ctx.now()))
+
+
+def _attributed(p: Progress) -> float:
+    return p.resolve + p.connect + p.tls + p.processing + p.transfer
 
 
 async def run(spec: CheckBase, ctx: RunContext) -> Seen:
@@ -254,10 +301,16 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     ctx.target = url
     chain: list[str] = []
     seen = {url}
-    ctx.observation = HttpObservation(content_length=0)  # what blackbox exports when no answer came
+    # What blackbox exports when no answer comes: no length, and the first target's address family.
+    ctx.observation = HttpObservation(content_length=0, ip_protocol=first.ip_protocol)
     while True:
         prepared = (first.target, first.request) if not chain else None
-        got = await _fetch(spec, ctx, url, method, body, headers, prepared)
+        try:
+            got = await _fetch(spec, ctx, url, method, body, headers, prepared)
+        except ProbeError as e:
+            if e.kind is not FailureKind.tls:
+                raise
+            raise await _tls_failure(spec, ctx, url, e) from None
         response = got.response
         location = response.header_map().get("location")
         if not (spec.follow_redirects and response.status in _REDIRECTS and location):
@@ -284,6 +337,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         seen.add(next_url)
         url = next_url
         ctx.target = url  # where the redirects led
+        ctx.observation = ctx.observation.model_copy(update={"redirects": list(chain)})
     return _seen(spec, ctx, got, chain, None)
 
 
@@ -338,14 +392,26 @@ METRICS = (
 _PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 
 
+_REGEX_RULE = re.compile(r"\s!?matches\s")
+
+
 def failed_due_to_regex(result: Result) -> bool:
-    return any(not a.passed and " matches " in f" {a.expr} " for a in result.assertions)
+    """A regular expression rule failed (``matches`` or ``!matches``) and the status did not.
+
+    As blackbox: it reads no regex once the status is wrong, so a 404 is blamed on the status.
+    """
+    regex = False
+    for outcome in result.assertions:
+        if outcome.passed or outcome.budget:
+            continue
+        if outcome.expr.startswith("status"):
+            return False
+        regex = regex or _REGEX_RULE.search(outcome.expr) is not None
+    return regex
 
 
-def tls_samples(observation: HttpObservation | None, tls: object) -> Iterable[Sample]:
-    from livesite.results import TlsInfo
-
-    if not isinstance(tls, TlsInfo):
+def tls_samples(tls: TlsInfo | None) -> Iterable[Sample]:
+    if tls is None:
         return
     if tls.version:
         yield "probe_tls_version_info", f'version="{tls.version}"', 1
@@ -366,13 +432,13 @@ def samples(result: Result) -> Iterable[Sample]:
     yield "probe_http_uncompressed_body_length", "", obs.body_bytes if obs is not None else 0
     yield "probe_http_redirects", "", len(obs.redirects) if obs is not None else 0
     yield "probe_http_ssl", "", int(obs is not None and obs.tls is not None)
-    if obs is not None and obs.http_version:
-        yield "probe_http_version", "", float(obs.http_version)
+    # 0 when no answer came, as blackbox exports it.
+    yield "probe_http_version", "", float(obs.http_version) if obs is not None and obs.http_version else 0
     yield "probe_failed_due_to_regex", "", int(failed_due_to_regex(result))
     if obs is not None and obs.ip_protocol:
         yield "probe_ip_protocol", "", obs.ip_protocol
     if obs is not None:
-        yield from tls_samples(obs, obs.tls)
+        yield from tls_samples(obs.tls)
 
 
 KIND = Kind(spec=HttpCheck, run=run, metrics=METRICS, samples=samples)

@@ -12,12 +12,13 @@ from livesite.assertions import Observation
 from livesite.checks.address import resolved
 from livesite.checks.certs import tls_info
 from livesite.checks.context import RunContext
-from livesite.checks.http import tls_samples
+from livesite.checks.http import failed_due_to_regex, tls_samples
 from livesite.checks.kind import Kind, Metric, Sample, Seen
-from livesite.checks.sockets import READ_LIMIT, connect, ip_protocol
+from livesite.checks.sockets import READ_LIMIT, connect, ip_protocol, ip_protocol_of, time_left
 from livesite.config.models import CheckBase, TlsSettings
 from livesite.results import Failure, FailureKind, Result, SocketObservation
 
+_EXPECTED = "expected the service to send"  # how an ``expect`` that did not match begins its message
 _ESCAPES = {"\\r": "\r", "\\n": "\n", "\\t": "\t", "\\0": "\0", "\\\\": "\\"}
 
 
@@ -58,8 +59,10 @@ class TcpCheck(CheckBase):
 async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     assert isinstance(spec, TcpCheck)
     host, ip, port = await resolved(ctx, spec.address, 80)
+    # What blackbox exports when the connection then fails: the address family it resolved to.
+    ctx.observation = SocketObservation(ip_protocol=ip_protocol_of(ip))
     tls = spec.tls_settings
-    transport, stream = await connect(ctx, host, ip, port, tls)
+    transport, stream = await connect(ctx, host, ip, port, tls, time_left_seconds=time_left(ctx, spec))
     observation = SocketObservation(
         ip_protocol=ip_protocol(transport),
         tls=tls_info(transport.get_extra_info("ssl_object"), ctx.resources) if tls else None,
@@ -79,7 +82,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
             if not pattern.search(stream.received):
                 failure = Failure(
                     kind=FailureKind.assertion,
-                    message=f"expected the service to send /{spec.expect}/, received {bytes(stream.received[:80])!r}",
+                    message=f"{_EXPECTED} /{spec.expect}/, received {bytes(stream.received[:80])!r}",
                 )
     finally:
         transport.abort()
@@ -110,16 +113,12 @@ METRICS = (
 
 def samples(result: Result) -> Iterable[Sample]:
     obs = result.observation
-    regex = result.failure is not None and "expected the service to send" in result.failure.message
-    yield (
-        "probe_failed_due_to_regex",
-        "",
-        int(regex or any(not a.passed and " matches " in f" {a.expr} " for a in result.assertions)),
-    )
+    expect = result.failure is not None and result.failure.message.startswith(_EXPECTED)
+    yield "probe_failed_due_to_regex", "", int(expect or failed_due_to_regex(result))
     if isinstance(obs, SocketObservation):
         if obs.ip_protocol:
             yield "probe_ip_protocol", "", obs.ip_protocol
-        yield from tls_samples(None, obs.tls)
+        yield from tls_samples(obs.tls)
 
 
 KIND = Kind(spec=TcpCheck, run=run, metrics=METRICS, samples=samples)

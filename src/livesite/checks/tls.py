@@ -12,7 +12,7 @@ from livesite.checks.certs import tls_info
 from livesite.checks.context import RunContext
 from livesite.checks.http import tls_samples
 from livesite.checks.kind import Kind, Metric, Sample, Seen
-from livesite.checks.sockets import connect, ip_protocol
+from livesite.checks.sockets import connect, ip_protocol, ip_protocol_of, time_left
 from livesite.config.models import CheckBase, TlsSettings
 from livesite.net.errors import ProbeError
 from livesite.results import FailureKind, Result, SocketObservation
@@ -40,7 +40,9 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         key_file=spec.key_file,
         server_name=spec.server_name,
     )
-    transport, _ = await connect(ctx, host, ip, port, settings)
+    # What blackbox exports when the handshake then fails: the address family it resolved to.
+    ctx.observation = SocketObservation(ip_protocol=ip_protocol_of(ip))
+    transport, _ = await connect(ctx, host, ip, port, settings, time_left_seconds=time_left(ctx, spec))
     try:
         info = tls_info(transport.get_extra_info("ssl_object"), ctx.resources)
         protocol = ip_protocol(transport)
@@ -75,7 +77,7 @@ def samples(result: Result) -> Iterable[Sample]:
     if isinstance(obs, SocketObservation):
         if obs.ip_protocol:
             yield "probe_ip_protocol", "", obs.ip_protocol
-        yield from tls_samples(None, obs.tls)
+        yield from tls_samples(obs.tls)
 
 
 KIND = Kind(spec=TlsCheck, run=run, metrics=METRICS, samples=samples)

@@ -1,4 +1,4 @@
-"""Real servers from Debian packages (nginx, dnsmasq), started as subprocesses on free 127.0.0.1 ports.
+"""Real servers from Debian packages (nginx, dnsmasq, blackbox_exporter), started as subprocesses on free 127.0.0.1 ports.
 
 Tests talk to the real thing where it can run (blackbox_exporter and httpx do the same). Each server
 is a context manager: it starts the process in its own process group, polls until it answers (with a
@@ -12,14 +12,20 @@ deadline, never a fixed sleep) and kills the whole group on exit, whatever happe
     with Dnsmasq(tmp_path / "dns", records={"shop.test": "127.0.0.1"}) as dns:
         dns.nameserver            # "127.0.0.1:PORT"
 
-The binaries come from ``apt-get install -y nginx-light dnsmasq-base``; :class:`MissingBinary` says so.
+    with BlackboxExporter(tmp_path / "blackbox") as blackbox:    # the reference prober
+        samples = await blackbox.probe({"prober": "http", "timeout": "2s"}, nginx.url("/"))
+        samples["probe_success"]  # 1.0
+
+The binaries come from ``apt-get install -y nginx-light dnsmasq-base prometheus-blackbox-exporter``;
+:class:`MissingBinary` says so.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -32,12 +38,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from livesite.testing.pki import Authority
 
-__all__ = ["Dnsmasq", "MissingBinary", "Nginx", "Pki", "ServerFailed", "find_binary", "free_port", "make_pki"]
+__all__ = [
+    "BlackboxExporter",
+    "Dnsmasq",
+    "MissingBinary",
+    "Nginx",
+    "Pki",
+    "ServerFailed",
+    "find_binary",
+    "free_port",
+    "make_pki",
+    "parse_exposition",
+]
 
 START_DEADLINE_SECONDS = 10.0
 
@@ -109,92 +123,22 @@ def make_pki(
 ) -> Pki:
     """Write a self-signed CA and leaf certificates that expire in ``days`` days to ``directory``.
 
-    A negative ``days`` makes certificates that expired that many days ago.
+    A negative ``days`` makes certificates that expired that many days ago. For intermediates and
+    chains that expire early, use :class:`livesite.testing.pki.Authority` directly.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "livesite test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    root = Authority.root(directory, "livesite test CA", stem="ca")
+    server = root.leaf(
+        hostnames[0] if hostnames else "localhost", days=days, hostnames=hostnames, ips=ips, stem="server"
     )
-    not_after = now + dt.timedelta(days=days)
-    not_before = min(now, not_after) - dt.timedelta(days=2)
-    sans: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-
-    def leaf(cn: str, usage: x509.ObjectIdentifier, alt: list[x509.GeneralName]) -> tuple[bytes, bytes]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
-        )
-        if alt:
-            builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-    server_pem, server_key_pem = leaf(
-        hostnames[0] if hostnames else "localhost", ExtendedKeyUsageOID.SERVER_AUTH, sans
-    )
-    client_pem, client_key_pem = leaf("livesite probe", ExtendedKeyUsageOID.CLIENT_AUTH, [])
-    files = {
-        "ca.pem": ca_cert.public_bytes(serialization.Encoding.PEM),
-        "ca.key": ca_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-        "server.pem": server_pem,
-        "server.key": server_key_pem,
-        "client.pem": client_pem,
-        "client.key": client_key_pem,
-    }
-    for name, data in files.items():
-        (directory / name).write_bytes(data)
-        (directory / name).chmod(0o600 if name.endswith(".key") else 0o644)
+    client = root.leaf("livesite probe", days=days, hostnames=(), ips=(), client=True, stem="client")
     return Pki(
-        ca_cert=directory / "ca.pem",
-        ca_key=directory / "ca.key",
-        server_cert=directory / "server.pem",
-        server_key=directory / "server.key",
-        client_cert=directory / "client.pem",
-        client_key=directory / "client.key",
-        not_after=not_after,
+        ca_cert=root.cert,
+        ca_key=root.key,
+        server_cert=server.cert,
+        server_key=server.key,
+        client_cert=client.cert,
+        client_key=client.key,
+        not_after=server.not_after,
     )
 
 
@@ -459,3 +403,104 @@ class Dnsmasq(_Process):
         except (dns.exception.DNSException, OSError):
             return False
         return True
+
+
+class BlackboxExporter(_Process):
+    """Prometheus blackbox_exporter on a free 127.0.0.1 port: the reference livesite's probes are held to.
+
+    Modules are given per probe (a mapping, as under ``modules:`` in blackbox.yml); a module not
+    seen before is written to the config and loaded with ``POST /-/reload``, so each test states
+    the module it compares against next to its own check.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.binary = find_binary("prometheus-blackbox-exporter", "prometheus-blackbox-exporter")
+        self.config = directory / "blackbox.yml"
+        # blackbox refuses a config without modules; this one is never used.
+        self.modules: dict[str, Mapping[str, object]] = {"tcp_connect": {"prober": "tcp"}}
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def version(self) -> str:
+        """The first line of ``--version``, e.g. "blackbox_exporter, version 0.23.0 (...)"."""
+        out = subprocess.run(
+            [self.binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+        return (out.stdout or out.stderr).splitlines()[0].strip()
+
+    def __enter__(self) -> BlackboxExporter:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        for attempt in range(3):
+            self.port = free_port()
+            self._spawn(
+                [
+                    self.binary,
+                    f"--config.file={self.config}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=warn",
+                ]
+            )
+            try:
+                self._wait_until(_tcp_ready(self.port), "blackbox_exporter")
+                return self
+            except ServerFailed:
+                log = self._tail()
+                self.stop()
+                if "address already in use" not in log or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def probe(self, module: Mapping[str, object], target: str) -> dict[str, float]:
+        """Probe ``target`` with ``module``; the exposition parsed by :func:`parse_exposition`.
+
+        blackbox answers 200 even when the probe failed: read ``probe_success`` in the result.
+
+        Raises:
+            ServerFailed: the module was rejected (the message holds blackbox's reason).
+        """
+        import httpx
+
+        name = "m_" + hashlib.blake2b(json.dumps(module, sort_keys=True).encode(), digest_size=6).hexdigest()
+        async with httpx.AsyncClient(base_url=self.url, timeout=60) as client:
+            if name not in self.modules:
+                self.modules[name] = module
+                self._write_config()
+                reload = await client.post("/-/reload")
+                if reload.status_code != 200:
+                    del self.modules[name]
+                    self._write_config()
+                    raise ServerFailed(f"blackbox_exporter rejected module {module!r}: {reload.text}")
+            answer = await client.get("/probe", params={"module": name, "target": target})
+            if answer.status_code != 200:
+                raise ServerFailed(f"blackbox_exporter answered {answer.status_code}: {answer.text}")
+            return parse_exposition(answer.text)
+
+    def _write_config(self) -> None:
+        import yaml
+
+        self.config.write_text(yaml.safe_dump({"modules": self.modules}, sort_keys=True))
+
+
+def parse_exposition(text: str, drop_labels: frozenset[str] = frozenset()) -> dict[str, float]:
+    """Prometheus text exposition → {'name{label="v",...}': value}, labels sorted, ``drop_labels`` left out.
+
+    Only what probes export is handled: one sample per line, no timestamps, no escaped quotes
+    or commas inside label values.
+    """
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        name, brace, labels = series.partition("{")
+        pairs = sorted(
+            p for p in labels.rstrip("}").split(",") if p and p.split("=", 1)[0] not in drop_labels
+        )
+        out[f"{name}{{{','.join(pairs)}}}" if brace and pairs else name] = float(value)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from livesite.checks import DnsCheck, RunContext, run_check
 from livesite.config import Zone
 from livesite.results import FailureKind, Result, Status
+from livesite.testing.dns import SilentNameServer
 from livesite.testing.servers import Dnsmasq, free_port
 from livesite.testing.target import TargetServer
 
@@ -85,11 +87,20 @@ async def test_a_refused_query_fails_naming_the_rcode(dnsmasq: Dnsmasq) -> None:
 
 
 async def test_a_name_server_that_never_answers_is_a_timeout() -> None:
-    port = free_port()  # nothing listens on this UDP port, so the query goes unanswered
-    result = await probe(dns("shop.test", f"127.0.0.1:{port}", timeout="300ms"))
+    with SilentNameServer() as silent:
+        result = await probe(dns("shop.test", f"127.0.0.1:{silent.port}", timeout="300ms"))
     assert result.status is Status.error
     assert result.failure is not None and result.failure.kind is FailureKind.timeout
     assert result.failure.message == "no answer within 0.3s (stopped during query)"
+
+
+async def test_a_udp_port_nobody_listens_on_is_refused_at_once() -> None:
+    # The query goes out on a connected UDP socket (as blackbox's does), so the ICMP "port
+    # unreachable" comes back as a refusal instead of a wait for the deadline.
+    port = free_port(socket.SOCK_DGRAM)
+    result = await probe(dns("shop.test", f"127.0.0.1:{port}", timeout="30s"))
+    assert result.failure is not None and result.failure.kind is FailureKind.dns
+    assert result.failure.message == f"asking 127.0.0.1:{port} failed: Connection refused"
 
 
 async def test_a_tcp_name_server_that_hangs_is_a_timeout(target: TargetServer) -> None:

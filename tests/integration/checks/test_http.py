@@ -567,3 +567,11 @@ async def test_an_https_target_server_is_probed_with_its_own_ca(tmp_path: Path) 
             )
         )
     assert result.status is Status.ok, result.reason()
+
+
+async def test_a_body_in_a_reason_is_one_bounded_line(target: TargetServer) -> None:
+    target.respond("/long", body="first line\r\nsecond line\n" + "x" * 5000)
+    result = await probe(http(target.url("/long"), 'body matches "^never"'))
+    observed = result.assertions[0].observed
+    assert observed == ("first line second line " + "x" * 5000)[:120] + "…"  # line breaks become a space
+    assert result.reason() == f'assertion: expected body matches "^never", observed {observed}'

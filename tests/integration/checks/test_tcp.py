@@ -54,6 +54,14 @@ async def test_an_unexpected_reply_fails_and_shows_what_arrived(nginx: Nginx) ->
     )
 
 
+async def test_what_arrived_is_shown_on_one_bounded_line(nginx: Nginx) -> None:
+    spec = tcp(address_of(nginx), send="GET /files/big.txt HTTP/1.0\\r\\n\\r\\n", expect="^SSH-2.0")
+    result = await probe(spec)
+    assert result.failure is not None
+    assert "\n" not in result.reason() and len(result.reason()) < 500
+    assert "received b'HTTP/1.1 200 OK\\r\\n" in result.failure.message  # the first 80 bytes, escaped
+
+
 async def test_a_refused_connection_is_a_connect_error() -> None:
     port = free_port()
     result = await probe(tcp(f"127.0.0.1:{port}"))

@@ -96,7 +96,8 @@ async def test_an_expired_certificate_is_a_tls_error(tmp_path: Path) -> None:
     async with TargetServer(ssl_context=expired.server_context()) as server:
         result = await probe(tls(server.address, ca_file=expired.ca_cert))
         assert result.failure is not None and result.failure.kind is FailureKind.tls
-        assert result.failure.message.endswith("certificate has expired")
+        when = expired.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert result.failure.message == f"certificate of {server.address} has expired (notAfter {when})"
         unverified = await probe(tls(server.address, "cert.days_left > 0", verify=False))
         assert unverified.status is Status.failed
         observed = unverified.assertions[0].observed
