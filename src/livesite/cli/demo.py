@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import shlex
 from collections.abc import Coroutine
@@ -11,19 +12,21 @@ from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from livesite import demo
+from livesite.cli import render
 from livesite.demo.defects import DEFECTS
+from livesite.demo.state import state_dir_option
 
 app = typer.Typer(
     help="Run the demo production: a shop in two zones with seeded defects. "
     "With no command: the end-to-end scenario (what `make demo` runs).",
     invoke_without_command=True,
 )
-console = Console()
-errors = Console(stderr=True)
+console = render.make_console()
+errors = render.make_console(stderr=True)
 T = TypeVar("T")
 
 StateDir = Annotated[
@@ -41,10 +44,26 @@ def _run(work: Coroutine[object, object, T]) -> T:
         errors.print("interrupted")
         raise typer.Exit(130) from None
     except demo.DemoError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
-        if exc.hint:
-            errors.print(f"[dim]hint:[/dim] {exc.hint}", highlight=False)
+        _print_error(exc)
         raise typer.Exit(exc.exit_code) from exc
+
+
+def _print_error(exc: demo.DemoError) -> None:
+    # The message can quote what the user typed (a defect name): never read it as markup.
+    errors.print(render.error_text(exc.message))
+    if exc.hint:
+        errors.print(Text.assemble(("hint", "dim"), ": ", render.printable(exc.hint, max_chars=None)))
+
+
+async def _watch_until_ctrl_c() -> None:
+    from livesite.cli.signals import wait_for_ctrl_c
+
+    # From here the monitor of `demo --keep` runs until Ctrl-C with everything long-lived in place:
+    # move it out of the collector's sight, as `livesite monitor` does (bench/RESULTS.md: 1.4 s
+    # pauses at 10,000 checks without it). The process is this command's, so the decision is too.
+    gc.collect()
+    gc.freeze()
+    await wait_for_ctrl_c()
 
 
 def _dir(state_dir: Path | None) -> Path:
@@ -65,15 +84,20 @@ def scenario(
     if ctx.invoked_subcommand is not None:
         return
     from livesite.cli.scenario import RichReporter
-    from livesite.cli.signals import wait_for_ctrl_c
     from livesite.scenario import run as run_scenario
 
     where = (state_dir or Path(".livesite/scenario")).absolute()
     result = _run(
-        run_scenario(where, RichReporter(console), keep=keep, keep_watching=wait_for_ctrl_c if keep else None)
+        run_scenario(
+            where, RichReporter(console), keep=keep, keep_watching=_watch_until_ctrl_c if keep else None
+        )
     )
     if keep:
-        console.print(f"Monitor stopped. The demo keeps running: livesite demo down --state-dir {where}")
+        console.print(
+            Text(
+                f"Monitor stopped. The demo keeps running: livesite demo down --state-dir {shlex.quote(str(where))}"
+            )
+        )
     if not result.passed:
         raise typer.Exit(1)
 
@@ -107,18 +131,19 @@ def up(
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        errors.print(f"[red]error:[/red] {'.'.join(map(str, first['loc']))}: {first['msg']}", highlight=False)
+        errors.print(render.error_text(f"{'.'.join(map(str, first['loc']))}: {first['msg']}"))
         raise typer.Exit(2) from exc
     except demo.DemoError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}\n[dim]hint:[/dim] {exc.hint}", highlight=False)
+        _print_error(exc)
         raise typer.Exit(exc.exit_code) from exc
     state = _run(demo.up(options))
     if as_json:
-        console.print_json(state.model_dump_json())
+        # The admin token stays out of logs that keep this output; `livesite demo env` prints it.
+        console.print_json(state.model_dump_json(exclude={"admin_token"}))
         return
     for notice in state.notices:
-        console.print(f"[yellow]note:[/yellow] {notice}", highlight=False)
-    table = Table(title=f"livesite demo ({state.options.revision}) in {state.state_dir}")
+        console.print(Text.assemble(("note", "yellow"), ": ", render.printable(notice)))
+    table = Table(title=render.safe(f"livesite demo ({state.options.revision}) in {state.state_dir}"))
     for column in ("component", "zone", "url", "port", "pid", "revision / defects"):
         table.add_column(column, no_wrap=column in ("url", "component"))
     for c in state.components:
@@ -127,9 +152,15 @@ def up(
     console.print(table)
     for zone in state.options.zones:
         console.print(f"{zone}: [bold]{state.zone_url(zone)}[/bold]", highlight=False)
+    where = state_dir_option(state.state_dir)
     console.print(
-        'Point tools at it with [bold]eval "$(livesite demo env)"[/bold]; stop it with '
-        "[bold]livesite demo down[/bold]."
+        Text.assemble(
+            "Point tools at it with ",
+            (f'eval "$(livesite demo env{where})"', "bold"),
+            "; stop it with ",
+            (f"livesite demo down{where}", "bold"),
+            ".",
+        )
     )
 
 
@@ -139,9 +170,9 @@ def down(state_dir: StateDir = None) -> None:
     where = _dir(state_dir)
     stopped = _run(demo.down(where))
     if stopped:
-        console.print(f"stopped {len(stopped)} processes: {', '.join(stopped)}", highlight=False)
+        console.print(Text(f"stopped {len(stopped)} processes: {', '.join(stopped)}"))
     else:
-        console.print(f"nothing to stop in {where}", highlight=False)
+        console.print(render.safe(f"nothing to stop in {where}"))
 
 
 @app.command()
@@ -151,9 +182,9 @@ def status(state_dir: StateDir = None, as_json: AsJson = False) -> None:
     if as_json:
         console.print_json(report.model_dump_json())
     elif not report.components:
-        console.print(f"no demo is running in {report.state_dir}", highlight=False)
+        console.print(render.safe(f"no demo is running in {report.state_dir}"))
     else:
-        table = Table(title=f"livesite demo in {report.state_dir}")
+        table = Table(title=render.safe(f"livesite demo in {report.state_dir}"))
         for column in ("component", "zone", "url", "pid", "alive", "health", "revision"):
             table.add_column(column, no_wrap=column in ("url", "component"))
         for c in report.components:
@@ -171,7 +202,7 @@ def env(state_dir: StateDir = None, as_json: AsJson = False) -> None:
     try:
         state = demo.current(_dir(state_dir))
     except demo.DemoError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}\n[dim]hint:[/dim] {exc.hint}", highlight=False)
+        _print_error(exc)
         raise typer.Exit(exc.exit_code) from exc
     variables = state.env()
     if as_json:

@@ -6,6 +6,7 @@ import time
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from livesite import demo
 from livesite.cli import render
@@ -47,11 +48,19 @@ class RichReporter:
         if change.previous is CheckState.unknown and change.current is CheckState.up:
             return  # the first round coming up is not news
         style = _STATE_STYLE[change.current]
-        why = "" if change.current is CheckState.up else f" — {change.reason}"
+        why = "" if change.current is CheckState.up else f" — {render.printable(change.reason)}"
+        # The reason quotes what the site answered: assembled as Text, never read as markup.
         self.console.print(
-            f"{self._stamp()}   [{style}]{change.check} @ {change.zone}: "
-            f"{change.previous.value} → {change.current.value}[/]{why}",
-            highlight=False,
+            Text.assemble(
+                Text.from_markup(self._stamp()),
+                "   ",
+                (
+                    f"{render.printable(change.check)} @ {render.printable(change.zone)}: "
+                    f"{change.previous.value} → {change.current.value}",
+                    style,
+                ),
+                why,
+            )
         )
 
     def note(self, text: str) -> None:
@@ -68,13 +77,15 @@ def summary(console: Console, s: Summary) -> None:
     for act, ok in s.caught.items():
         table.add_row(act, "[green]caught[/]" if ok else "[red]missed[/]")
     console.print(table)
-    uptime = Table(title=f"uptime over the run ({s.runs} runs stored in {s.store_url})")
+    uptime = Table(title=render.safe(f"uptime over the run ({s.runs} runs stored in {s.store_url})"))
     for column in ("check", "zone", "runs", "passed", "state now"):
         uptime.add_column(column)
     for (check, zone), u in sorted(s.uptime.items()):
         ratio = "n/a" if u.ratio is None else f"{u.ratio * 100:.1f}%"
         state = s.final_states.get((check, zone), CheckState.unknown)
-        uptime.add_row(check, zone, str(u.total), ratio, f"[{_STATE_STYLE[state]}]{state.value}[/]")
+        uptime.add_row(
+            render.safe(check), render.safe(zone), str(u.total), ratio, Text(state.value, _STATE_STYLE[state])
+        )
     console.print(uptime)
     verdict = "[green]demo passed[/]" if s.passed else "[red]demo did not go as expected[/]"
     console.print(f"{verdict} in {s.seconds:.0f}s; {len(s.changes)} state changes recorded.")

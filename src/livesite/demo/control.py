@@ -1,5 +1,7 @@
 """Change a running demo at run time: partner mode, front weights, prices, purges, deploys and kills.
 
+Every call to an admin endpoint carries the demo's admin token from its state (`DemoState.admin_token`).
+
 These are the levers tests, scenarios and later pillars (canaries through the front, chaos on instances) pull.
 """
 
@@ -16,8 +18,9 @@ from livesite.demo import procs
 from livesite.demo.defects import canonical
 from livesite.demo.errors import DemoError
 from livesite.demo.lifecycle import READY_SECONDS, state_lock
+from livesite.demo.responses import admin_headers
 from livesite.demo.settings import PartnerMode, ShopSettings
-from livesite.demo.state import Component, DemoState, read_state, write_state
+from livesite.demo.state import Component, DemoState, read_state, write_private, write_state
 
 
 class BackendCounters(BaseModel):
@@ -42,8 +45,9 @@ class PriceChange(BaseModel):
     purge: dict[str, str]
 
 
-async def _call(method: str, url: str, json: object | None = None) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10.0) as client:
+async def _call(state: DemoState, method: str, url: str, json: object | None = None) -> httpx.Response:
+    """One admin call, with the demo's admin token."""
+    async with httpx.AsyncClient(timeout=10.0, headers=admin_headers(state.admin_token)) as client:
         try:
             reply = await client.request(method, url, json=json)
         except httpx.HTTPError as exc:
@@ -57,12 +61,12 @@ async def _call(method: str, url: str, json: object | None = None) -> httpx.Resp
 
 async def set_partner_mode(state: DemoState, mode: PartnerMode, delay_ms: int = 0) -> None:
     """Make the partner `ok`, `slow` (by `delay_ms`), `error` (HTTP 500) or `down` (HTTP 503)."""
-    await _call("PUT", f"{state.partner_url}/-/mode", {"mode": mode, "delay_ms": delay_ms})
+    await _call(state, "PUT", f"{state.partner_url}/-/mode", {"mode": mode, "delay_ms": delay_ms})
 
 
 async def get_weights(state: DemoState, zone: str) -> dict[str, int]:
     """The weights the front of `zone` is really using."""
-    return dict((await _call("GET", f"{state.front_url(zone)}/-/weights")).json())
+    return dict((await _call(state, "GET", f"{state.front_url(zone)}/-/weights")).json())
 
 
 async def set_weights(state: DemoState, zone: str, weights: Mapping[str, int]) -> dict[str, int]:
@@ -71,14 +75,16 @@ async def set_weights(state: DemoState, zone: str, weights: Mapping[str, int]) -
     Raises:
         DemoError: an unknown instance name or a negative weight (the front's message says which).
     """
-    return dict((await _call("PUT", f"{state.front_url(zone)}/-/weights", dict(weights))).json())
+    return dict((await _call(state, "PUT", f"{state.front_url(zone)}/-/weights", dict(weights))).json())
 
 
 async def front_stats(state: DemoState, zone: str, reset: bool = False) -> FrontStats:
     """Per-backend request and error counts of `zone`'s front (`reset` zeroes them afterwards)."""
-    stats = FrontStats.model_validate_json((await _call("GET", f"{state.front_url(zone)}/-/stats")).content)
+    stats = FrontStats.model_validate_json(
+        (await _call(state, "GET", f"{state.front_url(zone)}/-/stats")).content
+    )
     if reset:
-        await _call("DELETE", f"{state.front_url(zone)}/-/stats")
+        await _call(state, "DELETE", f"{state.front_url(zone)}/-/stats")
     return stats
 
 
@@ -88,7 +94,7 @@ async def purge(
     """Purge edge caches directly (operator purge; no paths = everything). Returns entries purged per zone."""
     out: dict[str, int] = {}
     for zone in state.options.zones if zones is None else zones:
-        reply = await _call("POST", f"{state.zone_url(zone)}/-/purge", {"paths": list(paths)})
+        reply = await _call(state, "POST", f"{state.zone_url(zone)}/-/purge", {"paths": list(paths)})
         out[zone] = int(reply.json()["purged"])
     return out
 
@@ -98,7 +104,9 @@ async def set_price(
 ) -> PriceChange:
     """Change a price through the shop's admin API (via `zone`'s front); the shop purges the edges itself."""
     front = state.front_url(zone or state.options.zones[0])
-    reply = await _call("PUT", f"{front}/api/admin/products/{product_id}", {"price_cents": price_cents})
+    reply = await _call(
+        state, "PUT", f"{front}/api/admin/products/{product_id}", {"price_cents": price_cents}
+    )
     return PriceChange.model_validate_json(reply.content)
 
 
@@ -141,7 +149,7 @@ async def deploy(
         await procs.stop([old])
         sock = procs.bind(old.port)  # the old process is gone, so only a stranger can hold the port now
         try:
-            old.config_path.write_text(settings.model_dump_json(indent=2))
+            write_private(old.config_path, settings.model_dump_json(indent=2))
             spawned = await procs.spawn(
                 procs.component_argv("shop", old.config_path, sock.fileno()), old.log_path, sock
             )

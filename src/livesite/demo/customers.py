@@ -4,7 +4,7 @@ Visits start at a steady rate (`rate_per_second`) and alternate between zones. A
     browse  (60%)  home, catalog, one product page
     account (20%)  log in (registering first if needed), look at /api/me, sometimes refresh the token
     buy     (20%)  log in, add one or two products to the cart, check out
-The process serves `GET /-/health` and `GET /-/stats` (visits, requests, errors by journey).
+The process serves `GET /-/health` and `GET /-/stats` (visits, requests, errors by journey; admin token).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from livesite.demo.responses import admin_only
 from livesite.demo.serve import serve
 from livesite.demo.settings import CustomersSettings, load
 
@@ -157,7 +158,10 @@ def create_app(settings: CustomersSettings) -> Starlette:
     async def stats(request: Request) -> Response:
         return JSONResponse({name: s.model_dump() for name, s in crowd.stats.items()})
 
-    return Starlette(routes=[Route("/-/health", health), Route("/-/stats", stats)], lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/-/health", health), Route("/-/stats", admin_only(settings.admin_token, stats))],
+        lifespan=lifespan,
+    )
 
 
 def main() -> None:

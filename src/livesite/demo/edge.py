@@ -2,7 +2,7 @@
 
 GET responses with `Cache-Control: public, max-age=N` (status 200, no Set-Cookie, no Authorization on the
 request) are kept for min(N, the edge TTL) seconds. Every proxied response says `X-Cache: HIT|MISS` and `Age`.
-Admin API:
+Admin API (the demo's admin token required, `Authorization: Bearer ...`, but for /-/health):
     GET  /-/health             the edge itself
     POST /-/purge              {"paths": ["/api/products/1", "/products*"]}; no paths purges everything
     GET  /-/cache              entries with their age, hit and miss counts
@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from livesite.demo.proxy import Upstream, forward
-from livesite.demo.responses import error
+from livesite.demo.responses import admin_only, error
 from livesite.demo.serve import serve
 from livesite.demo.settings import EdgeSettings, load
 
@@ -142,8 +142,8 @@ def create_app(settings: EdgeSettings) -> Starlette:
     return Starlette(
         routes=[
             Route("/-/health", edge.health),
-            Route("/-/purge", edge.purge, methods=["POST"]),
-            Route("/-/cache", edge.cache_view),
+            Route("/-/purge", admin_only(settings.admin_token, edge.purge), methods=["POST"]),
+            Route("/-/cache", admin_only(settings.admin_token, edge.cache_view)),
             Route("/{path:path}", edge.proxy, methods=methods),
         ],
         lifespan=lifespan,

@@ -1,6 +1,7 @@
 """The front of a zone: a load balancer over the zone's shop instances with run-time weights.
 
-Admin API (everything else is forwarded to a shop instance):
+Admin API (the demo's admin token required, `Authorization: Bearer ...`, but for /-/health; everything else
+is forwarded to a shop instance):
     GET  /-/health               the front itself
     GET  /-/weights              current weights, e.g. {"shop-a1": 50, "shop-a2": 50}
     PUT  /-/weights              set some or all weights: {"shop-a1": 90, "shop-a2": 10}
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from livesite.demo.proxy import forward
-from livesite.demo.responses import error
+from livesite.demo.responses import admin_only, error
 from livesite.demo.serve import serve
 from livesite.demo.settings import FrontSettings, load
 
@@ -147,8 +148,8 @@ def create_app(settings: FrontSettings) -> Starlette:
     return Starlette(
         routes=[
             Route("/-/health", front.health),
-            Route("/-/weights", front.weights, methods=["GET", "PUT"]),
-            Route("/-/stats", front.stats_view, methods=["GET", "DELETE"]),
+            Route("/-/weights", admin_only(settings.admin_token, front.weights), methods=["GET", "PUT"]),
+            Route("/-/stats", admin_only(settings.admin_token, front.stats_view), methods=["GET", "DELETE"]),
             Route("/{path:path}", front.proxy, methods=methods),
         ],
         lifespan=lifespan,

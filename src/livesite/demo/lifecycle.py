@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,9 @@ from livesite.demo.state import (
     DemoState,
     DemoStatus,
     read_state,
+    state_dir_option,
     state_path,
+    write_private,
     write_state,
 )
 
@@ -67,7 +70,7 @@ def _clear_stale(state_dir: Path) -> list[str]:
         raise DemoRunning(
             f"a demo is already running in {state_dir} (started {old.started_at:%Y-%m-%d %H:%M:%S} UTC, "
             f"{len(alive)} of {len(old.components)} processes alive)",
-            hint=f"stop it with `livesite demo down --state-dir {state_dir}` or pick another --state-dir",
+            hint=f"stop it with `livesite demo down{state_dir_option(state_dir)}` or pick another --state-dir",
         )
     state_path(state_dir).unlink(missing_ok=True)
     return [
@@ -84,7 +87,7 @@ def _fresh_db(state_dir: Path) -> Path:
     return db_path
 
 
-def _prepare(options: DemoOptions) -> tuple[list[str], Path, list[topology.Planned]]:
+def _prepare(options: DemoOptions, admin_token: str) -> tuple[list[str], Path, list[topology.Planned]]:
     """Blocking part of `up`: refuse or clean up an old run, fresh dirs and database, sockets and configs."""
     state_dir = options.state_dir
     notices = _clear_stale(state_dir)
@@ -92,9 +95,9 @@ def _prepare(options: DemoOptions) -> tuple[list[str], Path, list[topology.Plann
         shutil.rmtree(state_dir / sub, ignore_errors=True)
         (state_dir / sub).mkdir(parents=True)
     db_path = _fresh_db(state_dir)
-    planned = topology.plan(options, db_path)
+    planned = topology.plan(options, db_path, admin_token)
     for p in planned:
-        p.component.config_path.write_text(p.settings.model_dump_json(indent=2))
+        write_private(p.component.config_path, p.settings.model_dump_json(indent=2))
     return notices, db_path, planned
 
 
@@ -110,8 +113,10 @@ async def up(options: DemoOptions) -> DemoState:
     """
     state_dir = options.state_dir
     topology.check(options)
+    # A new token per run: whoever can read this run's state file (its owner) may change the demo.
+    admin_token = secrets.token_urlsafe(24)
     with state_lock(state_dir):
-        notices, db_path, planned = await asyncio.to_thread(_prepare, options)
+        notices, db_path, planned = await asyncio.to_thread(_prepare, options, admin_token)
         try:
             spawned = await asyncio.gather(
                 *(
@@ -138,6 +143,7 @@ async def up(options: DemoOptions) -> DemoState:
             started_at=datetime.now(UTC),
             components=components,
             notices=notices,
+            admin_token=admin_token,
         )
         write_state(state)
         failure = next((s for s in spawned if isinstance(s, BaseException)), None)
@@ -195,7 +201,10 @@ def current(state_dir: Path) -> DemoState:
     """
     state_dir, state = _load(state_dir)
     if state is None:
-        raise DemoNotRunning(f"no demo is running in {state_dir}", hint="start one with `livesite demo up`")
+        raise DemoNotRunning(
+            f"no demo is running in {state_dir}",
+            hint=f"start one with `livesite demo up{state_dir_option(state_dir)}`",
+        )
     return state
 
 

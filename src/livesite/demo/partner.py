@@ -6,7 +6,7 @@ Its behaviour is switched at run time with `PUT /-/mode`:
     {"mode": "error"}                   every answer is HTTP 500
     {"mode": "down"}                    every answer is HTTP 503 with Retry-After (connections stay open, so
                                         a client sees a clean "service unavailable", not a hang)
-The mode covers everything except the control paths under `/-/`. It also takes feedback reports from us:
+The mode covers everything except the control paths under `/-/`, which need the demo's admin token. It also takes feedback reports from us:
 `POST /feedback` stores a JSON object, `GET /feedback` lists them. `GET /-/referrals` lists referral visits.
 """
 
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from livesite.demo.responses import error
+from livesite.demo.responses import admin_only, error
 from livesite.demo.serve import serve
 from livesite.demo.settings import PartnerMode, PartnerSettings, load
 
@@ -140,8 +140,8 @@ def create_app(settings: PartnerSettings) -> Starlette:
     p = Partner(settings)
     return Starlette(
         routes=[
-            Route("/-/mode", p.set_mode, methods=["GET", "PUT"]),
-            Route("/-/referrals", p.referrals_view),
+            Route("/-/mode", admin_only(settings.admin_token, p.set_mode), methods=["GET", "PUT"]),
+            Route("/-/referrals", admin_only(settings.admin_token, p.referrals_view)),
             Route("/health", p.moded(p.health)),
             Route("/", p.moded(p.landing)),
             Route("/widget.js", p.moded(p.widget)),

@@ -1,11 +1,18 @@
-"""HTTP helpers shared by the demo's servers: one error shape and a header-stamping middleware."""
+"""HTTP helpers shared by the demo's servers: one error shape, the admin-token guard and a header-stamping
+middleware."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+from collections.abc import Awaitable, Callable
 
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Handler = Callable[[Request], Awaitable[Response]]
+ADMIN_REALM = "livesite-demo-admin"
 
 
 def error(
@@ -15,6 +22,42 @@ def error(
     return JSONResponse(
         {"error": message, "status": status, "hint": hint}, status_code=status, headers=headers
     )
+
+
+def admin_only(token: str, handler: Handler) -> Handler:
+    """Wrap an admin endpoint: it answers only to ``Authorization: Bearer <token>``.
+
+    A missing token is a 401, a wrong one a 403, both in the one error shape. The demo's admin token is made
+    at `livesite demo up` (see `livesite demo env`), so nothing else on the machine can change the demo.
+    """
+    if not token:  # an empty token would let "Bearer " through
+        raise ValueError("the demo's admin token is empty")
+    expected = token.encode()
+
+    async def guarded(request: Request) -> Response:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            return error(
+                401,
+                "this admin endpoint needs the demo's admin token",
+                "send Authorization: Bearer $LIVESITE_DEMO_ADMIN_TOKEN (see `livesite demo env`)",
+                {"WWW-Authenticate": f'Bearer realm="{ADMIN_REALM}"'},
+            )
+        if not hmac.compare_digest(given.strip().encode(), expected):  # no timing hint about the token
+            return error(
+                403,
+                "wrong admin token",
+                "use LIVESITE_DEMO_ADMIN_TOKEN of this demo (see `livesite demo env`)",
+                {"WWW-Authenticate": f'Bearer realm="{ADMIN_REALM}", error="invalid_token"'},
+            )
+        return await handler(request)
+
+    return guarded
+
+
+def admin_headers(token: str) -> dict[str, str]:
+    """What a client of the demo's admin endpoints sends."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 class Stamp:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 PartnerMode = Literal["ok", "slow", "error", "down"]
 
@@ -23,6 +23,7 @@ class ComponentSettings(BaseModel):
     name: str
     zone: str | None = None
     state_dir: Path
+    admin_token: str = Field(min_length=16, repr=False)  # guards the component's admin endpoints
 
 
 class ShopSettings(ComponentSettings):

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp
 from livesite.demo import pages
 from livesite.demo.db import Session, ShopDb
 from livesite.demo.defects import parse_defects
-from livesite.demo.responses import Stamp, error
+from livesite.demo.responses import Stamp, admin_headers, admin_only, error
 from livesite.demo.serve import serve
 from livesite.demo.settings import ShopSettings, load
 
@@ -308,7 +308,12 @@ class Shop:
                 outcome[zone] = "skipped"
                 continue
             try:
-                reply = await self.http.post(f"{edge_url}/-/purge", json={"paths": paths}, timeout=2.0)
+                reply = await self.http.post(
+                    f"{edge_url}/-/purge",
+                    json={"paths": paths},
+                    headers=admin_headers(self.settings.admin_token),
+                    timeout=2.0,
+                )
                 outcome[zone] = f"purged {reply.json().get('purged', 0)}" if reply.is_success else "failed"
             except httpx.HTTPError:
                 outcome[zone] = "unreachable"
@@ -362,8 +367,13 @@ def create_app(settings: ShopSettings) -> ASGIApp:
         Route("/api/cart", shop.cart, methods=["GET", "POST"]),
         Route("/api/checkout", shop.checkout, methods=["POST"]),
         Route("/api/orders", shop.orders),
-        Route("/api/admin/products/{product_id:int}", shop.set_price, methods=["PUT"]),
-        Route("/api/admin/purge", shop.purge, methods=["POST"]),
+        # Reachable through the public zone URL, like a real shop's admin API: the token guards them.
+        Route(
+            "/api/admin/products/{product_id:int}",
+            admin_only(settings.admin_token, shop.set_price),
+            methods=["PUT"],
+        ),
+        Route("/api/admin/purge", admin_only(settings.admin_token, shop.purge), methods=["POST"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -26,6 +27,13 @@ _ZONE = re.compile(r"^zone-[a-z0-9]+$")
 def default_state_dir() -> Path:
     """`$LIVESITE_DEMO_DIR`, else `.livesite/demo` under the current directory."""
     return Path(os.environ.get(ENV_STATE_DIR) or Path.cwd() / ".livesite" / "demo")
+
+
+def state_dir_option(state_dir: Path) -> str:
+    """` --state-dir DIR` for a follow-up command, or "" when DIR is where the command looks anyway."""
+    if state_dir.expanduser().absolute() == default_state_dir().expanduser().absolute():
+        return ""
+    return f" --state-dir {shlex.quote(str(state_dir))}"
 
 
 def zone_short(zone: str) -> str:
@@ -103,6 +111,8 @@ class DemoState(BaseModel):
     started_at: datetime
     components: list[Component]
     notices: list[str] = []
+    # Made at `up`, required by every admin endpoint; "" in a state file written before there was one.
+    admin_token: str = Field(default="", repr=False)
 
     def component(self, name: str) -> Component:
         """The component called `name`.
@@ -150,6 +160,7 @@ class DemoState(BaseModel):
         for zone in self.options.zones:
             out[f"LIVESITE_DEMO_FRONT_{zone_short(zone).upper()}_URL"] = self.front_url(zone)
         out["LIVESITE_DEMO_STATE"] = str(self.state_dir / STATE_FILE)
+        out["LIVESITE_DEMO_ADMIN_TOKEN"] = self.admin_token
         return out
 
 
@@ -201,9 +212,17 @@ def read_state(state_dir: Path) -> DemoState | None:
         ) from exc
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner can read: state and settings files hold the admin token."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)  # an older file keeps its mode through O_CREAT
+        f.write(text)
+
+
 def write_state(state: DemoState) -> None:
-    """Write the state file atomically (a reader never sees half a file)."""
+    """Write the state file atomically (a reader never sees half a file), readable by its owner only."""
     path = state_path(state.state_dir)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(state.model_dump_json(indent=2))
+    write_private(tmp, state.model_dump_json(indent=2))
     tmp.replace(path)

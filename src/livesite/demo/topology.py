@@ -6,12 +6,13 @@ Topology per zone: client -> edge (public zone URL) -> front -> shop instances; 
 from __future__ import annotations
 
 import re
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from livesite.demo.defects import parse_defect, parse_defects
-from livesite.demo.errors import DemoError
+from livesite.demo.defects import parse_defect, parse_defects, valid_names
+from livesite.demo.errors import DefectError
 from livesite.demo.procs import bind
 from livesite.demo.settings import (
     ComponentSettings,
@@ -62,12 +63,14 @@ def check(options: DemoOptions) -> None:
     """Validate what the models cannot alone.
 
     Raises:
-        DemoError: `stale-zone` names a zone this demo does not have.
+        DefectError: `stale-zone` names a zone this demo does not have (a usage error, exit code 2).
     """
     stale = parse_defects(options.defects).stale_zone
     if stale is not None and stale not in options.zones:
-        raise DemoError(
-            f"defect stale-zone:{stale} names an unknown zone", hint=f"zones: {', '.join(options.zones)}"
+        raise DefectError(
+            f"defect stale-zone:{stale} names an unknown zone",
+            hint=f"zones of this demo: {', '.join(options.zones)} (e.g. stale-zone:{options.zones[-1]}); "
+            f"valid defects: {valid_names()}",
         )
 
 
@@ -97,8 +100,12 @@ def _entry(
     )
 
 
-def plan(options: DemoOptions, db_path: Path) -> list[Planned]:
-    """Bind one socket per component and describe every component. The caller closes the sockets."""
+def plan(options: DemoOptions, db_path: Path, admin_token: str | None = None) -> list[Planned]:
+    """Bind one socket per component and describe every component. The caller closes the sockets.
+
+    Every component is told `admin_token` (a new random one when None), which its admin endpoints require.
+    """
+    admin_token = admin_token or secrets.token_urlsafe(24)
     out: list[Planned] = []
     sockets: list[socket.socket] = []
 
@@ -110,7 +117,11 @@ def plan(options: DemoOptions, db_path: Path) -> list[Planned]:
         partner_sock = sock()
         partner = _entry(options, "partner", "partner", None, partner_sock)
         out.append(
-            Planned(partner, PartnerSettings(name="partner", state_dir=options.state_dir), partner_sock)
+            Planned(
+                partner,
+                PartnerSettings(name="partner", state_dir=options.state_dir, admin_token=admin_token),
+                partner_sock,
+            )
         )
         edge_socks = {zone: sock() for zone in options.zones}
         edge_urls = {zone: f"http://127.0.0.1:{s.getsockname()[1]}" for zone, s in edge_socks.items()}
@@ -126,6 +137,7 @@ def plan(options: DemoOptions, db_path: Path) -> list[Planned]:
                     name=name,
                     zone=zone,
                     state_dir=options.state_dir,
+                    admin_token=admin_token,
                     revision=revision,
                     defects=defects,
                     db_path=db_path,
@@ -146,6 +158,7 @@ def plan(options: DemoOptions, db_path: Path) -> list[Planned]:
                         name=front.name,
                         zone=zone,
                         state_dir=options.state_dir,
+                        admin_token=admin_token,
                         backends=backends,
                         weights=dict.fromkeys(backends, 100 // len(backends)),
                     ),
@@ -160,6 +173,7 @@ def plan(options: DemoOptions, db_path: Path) -> list[Planned]:
                         name=edge.name,
                         zone=zone,
                         state_dir=options.state_dir,
+                        admin_token=admin_token,
                         upstream_url=front.url,
                         ttl_seconds=options.cache_ttl_seconds,
                     ),
@@ -175,6 +189,7 @@ def plan(options: DemoOptions, db_path: Path) -> list[Planned]:
                     CustomersSettings(
                         name="customers",
                         state_dir=options.state_dir,
+                        admin_token=admin_token,
                         zone_urls=list(edge_urls.values()),
                         rate_per_second=options.customers_per_second,
                         seed=options.seed,

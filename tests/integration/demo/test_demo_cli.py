@@ -25,6 +25,7 @@ def test_env_prints_export_lines_for_every_url(demo: DemoState) -> None:
         "LIVESITE_DEMO_FRONT_A_URL",
         "LIVESITE_DEMO_FRONT_B_URL",
         "LIVESITE_DEMO_STATE",
+        "LIVESITE_DEMO_ADMIN_TOKEN",
     }
     assert lines["LIVESITE_DEMO_ZONE_A_URL"] == demo.zone_url("zone-a")
 

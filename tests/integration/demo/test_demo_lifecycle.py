@@ -53,10 +53,11 @@ async def test_tokens_expire_after_their_ttl_and_refresh_renews_them(fresh_demo:
 async def test_a_stale_state_file_is_cleaned_up_and_customers_make_load(fresh_demo: DemoFactory) -> None:
     state = await fresh_demo(instances_per_zone=1, customers_per_second=20)
     customers = state.component("customers")
+    admin = {"Authorization": f"Bearer {state.admin_token}"}
     async with httpx.AsyncClient() as client:
 
         async def visited() -> bool:
-            stats = (await client.get(f"{customers.url}/-/stats")).json()
+            stats = (await client.get(f"{customers.url}/-/stats", headers=admin)).json()
             return sum(j["visits"] for j in stats.values()) >= 10 and stats["buy"]["requests"] > 0
 
         await eventually(visited, timeout_seconds=10)
