@@ -1,15 +1,19 @@
 """Connect, and optionally handshake TLS, with each phase timed: what the tcp and tls kinds share.
 
-Phases are timed from socket events where asyncio tells us of them: connect ends when the
-protocol's ``connection_made`` runs, not when the awaiting coroutine is next scheduled, so 50 probes
-sharing a busy loop do not charge each other's work to "connect". What remains (the loop noticing the
-socket became writable, the handshake's completion) is listed in docs/checks.md, "Timing".
+Phases are timed from socket events, not from when the awaiting coroutine is next scheduled, so 50
+probes sharing a busy loop do not charge each other's work to "connect". On Linux, connect is the
+kernel's own measure of the TCP handshake (``TCP_INFO``'s round-trip sample of SYN → SYN-ACK), which no
+event-loop delay touches; elsewhere, or when a SYN was retransmitted (the sample would then miss the
+wait), it ends when the protocol's ``connection_made`` runs. What remains is listed in
+docs/checks.md, "Timing".
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
 import time
 
 from livesite.checks.certs import expired_reason, sent_chain
@@ -20,6 +24,9 @@ from livesite.results import FailureKind
 
 READ_LIMIT = 64 * 1024
 _CERT_HAS_EXPIRED = 10  # X509_V_ERR_CERT_HAS_EXPIRED, as in SSLCertVerificationError.verify_code
+_TCP_INFO = getattr(socket, "TCP_INFO", None)  # Linux only
+# struct tcp_info (linux/tcp.h): u32 tcpi_rtt (µs) at byte 68, u32 tcpi_total_retrans at byte 100.
+_TCP_INFO_BYTES, _RTT_AT, _TOTAL_RETRANS_AT = 104, 68, 100
 
 
 class Stream(asyncio.Protocol):
@@ -81,7 +88,10 @@ async def connect(
         transport, _ = await loop.create_connection(lambda: stream, ip, port)
     except OSError as e:
         raise ProbeError(FailureKind.connect, f"cannot connect to {ip}:{port}: {e.strerror or e}") from None
-    progress.connect = (stream.connected_at or time.perf_counter()) - t1
+    handshake = handshake_seconds(transport)
+    progress.connect = (
+        handshake if handshake is not None else (stream.connected_at or time.perf_counter()) - t1
+    )
     if tls is None:
         return transport, stream
     progress.phase = "tls"
@@ -142,6 +152,28 @@ async def peer_chain(
     finally:
         for opened in reversed(transports):
             opened.abort()  # no close_notify wait: nothing more is read from it
+
+
+def handshake_seconds(transport: asyncio.BaseTransport) -> float | None:
+    """The TCP handshake's round trip as the kernel measured it, or None where it cannot tell.
+
+    Read right after connecting, before anything is sent: the only round-trip sample then is the
+    SYN's. None off Linux, and when the SYN was retransmitted (the sample leaves out the wait).
+    """
+    sock = transport.get_extra_info("socket")
+    if _TCP_INFO is None or sock is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_BYTES)
+    except OSError:
+        return None
+    if len(info) < _TCP_INFO_BYTES:
+        return None
+    (rtt_us,) = struct.unpack_from("I", info, _RTT_AT)
+    (retransmitted,) = struct.unpack_from("I", info, _TOTAL_RETRANS_AT)
+    if rtt_us == 0 or retransmitted:
+        return None
+    return float(rtt_us) / 1e6
 
 
 def ip_protocol(transport: asyncio.BaseTransport) -> int:
