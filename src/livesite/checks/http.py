@@ -318,7 +318,9 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         next_url = urljoin(url, location)
         chain.append(next_url)
         # Where the redirects led so far, kept if a later hop gets no answer.
-        ctx.observation = HttpObservation(content_length=0, redirects=list(chain))
+        ctx.observation = HttpObservation(
+            content_length=0, redirects=list(chain), ip_protocol=first.ip_protocol
+        )
         failure = None
         if next_url in seen:
             failure = Failure(kind=FailureKind.http, message=f"redirect loop: {' → '.join(chain)}")
@@ -337,7 +339,6 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         seen.add(next_url)
         url = next_url
         ctx.target = url  # where the redirects led
-        ctx.observation = ctx.observation.model_copy(update={"redirects": list(chain)})
     return _seen(spec, ctx, got, chain, None)
 
 

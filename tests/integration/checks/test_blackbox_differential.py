@@ -207,6 +207,23 @@ async def test_a_redirect_loop_fails_both_and_livesite_stops_at_the_first_repeat
     assert result.reason().startswith("http: redirect loop: ")
 
 
+async def test_a_redirect_to_a_closed_port_counts_the_redirect_and_status_0_in_both(
+    blackbox: BlackboxExporter, target: TargetServer
+) -> None:
+    target.respond("/away", 302, headers={"Location": f"http://127.0.0.1:{free_port()}/gone"})
+    url = target.url("/away")
+    result = await compare(
+        blackbox,
+        http_module(),
+        url,
+        http_check(url),
+        # Intended: livesite sums every hop's phases, the redirect's transfer included; blackbox
+        # times a redirect's transfer only for the last hop (its trace ends when the body is read).
+        differ={'probe_http_duration_seconds{phase="transfer"} > 0': (0, 1)},
+    )
+    assert result.status is Status.error
+
+
 async def test_no_answer_within_the_timeout_exports_status_0_and_length_0_in_both(
     blackbox: BlackboxExporter, target: TargetServer
 ) -> None:
