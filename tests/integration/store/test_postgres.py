@@ -109,8 +109,10 @@ _COUNTS = "SELECT (SELECT count(*) FROM livesite_results), (SELECT count(*) FROM
 async def test_a_version_2_database_is_upgraded_keeping_every_result(fresh_postgres_url: str) -> None:
     await _version_2_database(fresh_postgres_url)
     before = await _fetch(fresh_postgres_url, _COUNTS)
+    assert before == [(len(schema_v2.ROWS), len(schema_v2.EVENTS))]
     store = await PostgresStore.open(fresh_postgres_url)
     try:
+        assert await _fetch(fresh_postgres_url, _COUNTS) == before  # the upgrade neither loses nor adds a row
         schema_v2.assert_upgraded(await store.results(ResultQuery(limit=100)))
         assert [r.id for r in await store.results(ResultQuery(user="alice"))] == [schema_v2.HTTP_OK.id]
         assert [r.id for r in await store.results(ResultQuery(user="bob"))] == [schema_v2.JOURNEY.id]
@@ -122,7 +124,7 @@ async def test_a_version_2_database_is_upgraded_keeping_every_result(fresh_postg
         assert await store.results(ResultQuery(check="roundtrip")) == [fresh]
     finally:
         await store.close()
-    assert await _fetch(fresh_postgres_url, _COUNTS) == [(before[0][0] + 1, before[0][1])]
+    assert await _fetch(fresh_postgres_url, _COUNTS) == [(len(schema_v2.ROWS) + 1, len(schema_v2.EVENTS))]
     assert await _fetch(fresh_postgres_url, "SELECT max(version) FROM livesite_schema_version") == [(3,)]
     # Tags of the old rows (HTTP_OK has 2, JOURNEY 1, DNS 1) plus the 3 of the Result added after.
     assert await _fetch(fresh_postgres_url, "SELECT count(*) FROM livesite_result_tags") == [(7,)]

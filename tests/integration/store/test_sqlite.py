@@ -43,11 +43,12 @@ async def test_results_survive_closing_and_reopening_the_file(tmp_path: Path) ->
         await reopened.close()
 
 
-async def test_the_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
+async def test_the_file_is_in_wal_mode_with_16_kb_pages_and_a_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "results.db"
     await (await SqliteStore.open(path)).close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA page_size").fetchone() == (16384,)
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,), (3,)]
     db.close()
 
@@ -107,8 +108,10 @@ async def test_a_version_2_file_is_upgraded_keeping_every_result(tmp_path: Path)
     _version_2_file(path)
     counts = "SELECT (SELECT count(*) FROM results), (SELECT count(*) FROM events)"
     before = _count(path, counts)
+    assert before == [(len(schema_v2.ROWS), len(schema_v2.EVENTS))]
     store = await SqliteStore.open(path)
     try:
+        assert _count(path, counts) == before  # the upgrade neither loses nor adds a row
         schema_v2.assert_upgraded(await store.results(ResultQuery(limit=100)))
         assert [r.id for r in await store.results(ResultQuery(user="alice"))] == [schema_v2.HTTP_OK.id]
         assert [r.id for r in await store.results(ResultQuery(user="bob"))] == [schema_v2.JOURNEY.id]
@@ -121,7 +124,7 @@ async def test_a_version_2_file_is_upgraded_keeping_every_result(tmp_path: Path)
         assert (await store.results(ResultQuery(check="roundtrip"))) == [fresh]
     finally:
         await store.close()
-    assert _count(path, counts) == [(before[0][0] + 1, before[0][1])]
+    assert _count(path, counts) == [(len(schema_v2.ROWS) + 1, len(schema_v2.EVENTS))]
     assert _count(path, "SELECT max(version) FROM schema_version") == [(3,)]
     # Tags of the old rows (HTTP_OK has 2, JOURNEY 1, DNS 1) plus the 3 of the Result added after.
     assert _count(path, "SELECT count(*) FROM result_tags") == [(7,)]
