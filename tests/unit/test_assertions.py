@@ -348,6 +348,21 @@ def test_units_are_stored_in_base_units() -> None:
             "operators: == != < <= > >= in !in contains !contains matches !matches exists !exists",
         ),
         ("status ==", "'==' needs an operand in 'status =='", None),
+        (
+            "status === 200",
+            "unknown operator '===' in 'status === 200'",
+            "did you mean '=='? operators: == != < <= > >= in !in contains matches exists",
+        ),
+        (
+            "latency << 3s",
+            "unknown operator '<<' in 'latency << 3s'",
+            "did you mean '<'? operators: == != < <= > >= in !in contains matches exists",
+        ),
+        (
+            "status <> 500",
+            "unknown operator '<>' in 'status <> 500'",
+            "did you mean '!='? operators: == != < <= > >= in !in contains matches exists",
+        ),
         ("status exists 200", "'exists' takes no operand, found '200' in 'status exists 200'", None),
         ("status < fast", "'<' needs a number, found 'fast' in 'status < fast'", None),
         ("status == 200ms", "status takes no unit, found 'ms' in 'status == 200ms'", None),
@@ -372,6 +387,11 @@ def test_a_parse_error_says_which_part_is_wrong_and_how_to_write_it(
         parse(text)
     assert caught.value.message == message
     assert caught.value.hint == hint
+
+
+def test_an_operand_that_starts_with_an_operator_character_may_be_quoted() -> None:
+    assert holds('header.X-Cache != "=HIT"')
+    assert parse("header.X-Flags == !important").operand is not None
 
 
 def test_a_deeply_nested_regex_is_a_parse_error_not_a_crash() -> None:

@@ -23,6 +23,8 @@ _TIME_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "us": 1e-6}
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _DAY_UNITS = {"d": 1.0, "h": 1 / 24, "w": 7.0}
 
+_COMPARISON = ORDER | {Op.eq, Op.ne}
+_OPERATOR_CHARS_RE = re.compile(r"[=<>!]+")
 _OP_RE = re.compile(r"(==|!=|<=|>=|<|>|!?in\b|!?contains\b|!?matches\b|!?exists\b)")
 _NUM_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*([A-Za-z]+)?$")
 _RANGE_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*\.\.\s*(-?\d+(?:\.\d+)?)$")
@@ -51,6 +53,16 @@ def parse(text: str, *, budget: bool = False) -> Assertion:
         )
     op = Op(m.group(1))
     operand_text = rest[m.end() :].strip()
+    if op in _COMPARISON and (operand_text[:1] in ("=", "<", ">") or operand_text.startswith("!=")):
+        # `status === 200` or `latency << 3s`: the operator runs on into the operand, which would
+        # otherwise be read as the text "= 200" and never match. A literal "=x" can be quoted.
+        run_on = _OPERATOR_CHARS_RE.match(m.group(1) + operand_text)
+        written = run_on.group() if run_on else op.value
+        meant = "!=" if written == "<>" else op.value
+        raise AssertionSyntaxError(
+            f"unknown operator {written!r} in {expr!r}",
+            hint=f"did you mean {meant!r}? operators: == != < <= > >= in !in contains matches exists",
+        )
     if op in UNARY:
         if operand_text:
             raise AssertionSyntaxError(f"{op.value!r} takes no operand, found {operand_text!r} in {expr!r}")

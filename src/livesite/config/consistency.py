@@ -76,8 +76,7 @@ def _check_problems(
         else:
             problem = http_url_problem(url)
             if problem:
-                message, _, hint = problem.partition(" (hint: ")
-                yield ("url",), f"check {name!r}: url {url[:100]!r} {message}", hint.removesuffix(")") or None
+                yield ("url",), f"check {name!r}: url {url[:100]!r} {problem[0]}", problem[1]
     if "address" in fields:
         address = getattr(check, "address", None)
         if address is None:
@@ -139,7 +138,7 @@ class _TlsFiles:
 
     def __init__(self, base_dir: Path) -> None:
         self.base_dir = base_dir
-        self.seen: dict[tuple[Path | None, ...], str | None] = {}
+        self.seen: dict[tuple[str, Path, Path | None], str | None] = {}
 
     def problems(self, check: CheckBase) -> Iterator[tuple[Path_, str]]:
         tls = getattr(check, "tls", None)
@@ -163,12 +162,12 @@ class _TlsFiles:
                     yield (*prefix, field), problem
                     return
         if isinstance(ca_file, Path):
-            problem = self._load(("ca_file",), ca_file, None)
+            problem = self._load("ca_file", ca_file, None)
             if problem:
                 yield (*prefix, "ca_file"), problem
         if isinstance(cert_file, Path):
             key = key_file if isinstance(key_file, Path) else None
-            problem = self._load(("cert_file",), cert_file, key)
+            problem = self._load("cert_file", cert_file, key)
             if problem:
                 yield (*prefix, "cert_file"), problem
 
@@ -179,17 +178,17 @@ class _TlsFiles:
         try:
             check_regular(self._path(path), PEM_MAX_BYTES, field)
         except ValueError as e:
-            return str(e)
+            return str(e)  # it names the path looked at, relative paths joined to the config's folder
         return None
 
-    def _load(self, what: tuple[str], path: Path, key: Path | None) -> str | None:
-        memo = (Path(what[0]), path, key)
+    def _load(self, field: str, path: Path, key: Path | None) -> str | None:
+        memo = (field, path, key)
         if memo in self.seen:
             return self.seen[memo]
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         problem = None
         try:
-            if what[0] == "ca_file":
+            if field == "ca_file":
                 context.load_verify_locations(cafile=str(self._path(path)))
             else:
                 context.load_cert_chain(
@@ -197,8 +196,11 @@ class _TlsFiles:
                     str(self._path(key)) if key is not None else None,
                     password=_refuse_password,
                 )
-        except (ssl.SSLError, OSError, ValueError) as e:
-            reason = e.reason if isinstance(e, ssl.SSLError) and e.reason else (str(e) or type(e).__name__)
-            problem = f"{what[0]} {path} cannot be used: {reason}"
+        except ssl.SSLError as e:
+            reason = e.reason.lower().replace("_", " ") if e.reason else "not PEM that OpenSSL can read"
+            problem = f"{field} {self._path(path)} cannot be used: {reason}"
+        except (OSError, ValueError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            problem = f"{field} {self._path(path)} cannot be used: {reason}"
         self.seen[memo] = problem
         return problem

@@ -75,7 +75,7 @@ def _validate(source: Source, base_dir: Path, kinds: Kinds) -> Config:
     try:
         config = model.model_validate(source.data, context={"base_dir": base_dir})
     except ValidationError as e:
-        details = _without_sibling_branches(e.errors(include_url=False))
+        details = _without_sibling_branches(e.errors(include_url=False), model)
         errors = [_translate(err, source, model, kinds) for err in details]
         raise ConfigErrors(_unique(errors)) from None
     for i, check in enumerate(config.checks):
@@ -93,21 +93,25 @@ def _unique(errors: list[ConfigError]) -> list[ConfigError]:
     return out
 
 
-def _without_sibling_branches(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+def _without_sibling_branches(errors: list[ErrorDetails], model: type[BaseModel]) -> list[ErrorDetails]:
     """Drop "should be a valid boolean" for a mapping given to ``bool | TlsSettings``: the mapping was
     meant for the model, whose own errors are the ones to show."""
+
+    def branch(loc: tuple[str | int, ...]) -> bool:  # the last part names a union member, not a key
+        return bool(loc) and len(_walk(loc, model)[0]) == len(_walk(loc[:-1], model)[0])
+
     kept = []
     for err in errors:
         loc = tuple(err["loc"])
-        sibling = any(
-            tuple(other["loc"][: len(loc) - 1]) == loc[:-1] and tuple(other["loc"]) != loc
-            for other in errors
-            if len(other["loc"]) >= len(loc)
-        )
-        if loc and sibling and err["type"].endswith("_type") and isinstance(err.get("input"), dict | list):
+        if (
+            err["type"].endswith("_type")
+            and isinstance(err.get("input"), dict | list)
+            and branch(loc)
+            and any(tuple(o["loc"][: len(loc) - 1]) == loc[:-1] and tuple(o["loc"]) != loc for o in errors)
+        ):
             continue
         kept.append(err)
-    return kept
+    return kept or errors
 
 
 def _members(annotation: object) -> list[object]:
@@ -208,10 +212,8 @@ def _translate(err: ErrorDetails, source: Source, model: type[BaseModel], kinds:
         key = str(path[-1]) if path else "?"
         # Only keys of the model the key was written in: `user:` in a check is not BasicAuth's `username`.
         _, parents = _walk(loc[:-1], model)
-        close = difflib.get_close_matches(key, _keys_of(parents), n=1, cutoff=0.6)
-        advice = (
-            f"did you mean {close[0]!r}?" if close else "remove it; see docs/configuration.md for the keys"
-        )
+        close = _closest(key, _keys_of(parents))
+        advice = f"did you mean {close!r}?" if close else "remove it; see docs/configuration.md for the keys"
         return ConfigError.at(source.position(path, key=True), f"unknown key {key[:60]!r} at {where}", advice)
     if kind == "missing":
         return ConfigError.at(
@@ -231,7 +233,24 @@ def _translate(err: ErrorDetails, source: Source, model: type[BaseModel], kinds:
         hint = rest.removesuffix(")")
     if kind == "string_type":
         hint = _quote_hint(err.get("input"))
+    key, sep, rest = message.partition(": ")
+    if sep and key in _keys_of(_walk(loc, model)[1]):
+        # A model's own check that names one of its keys ("password_file: ...") points at that key.
+        path = (*path, key)
+        where = _dotted(path) + _check_name(source, path)
+        message = rest
     return ConfigError.at(source.position(path), f"{where}: {message}", hint)
+
+
+def _closest(key: str, keys: list[str]) -> str | None:
+    """The key ``key`` was probably meant to be: a longer or shorter spelling of it (``user`` for
+    ``username``), else the closest by difflib's measure."""
+    if len(key) >= 3:
+        stems = [k for k in keys if k != key and (k.startswith(key) or key.startswith(k)) and len(k) >= 3]
+        if len(stems) == 1:
+            return stems[0]
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.7)
+    return close[0] if close else None
 
 
 def _quote_hint(value: object) -> str | None:

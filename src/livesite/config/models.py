@@ -88,7 +88,7 @@ class Zone(Model):
         if v is not None:
             problem = http_url_problem(v)
             if problem:
-                raise ValueError(f"base_url {v[:100]!r} {problem}, e.g. https://shop.example.com")
+                raise ValueError(f"base_url {v[:100]!r} {problem[0]} (hint: {problem[1]})")
         return v
 
     @field_validator("resolve")
@@ -105,19 +105,21 @@ class Zone(Model):
         return v
 
 
-def http_url_problem(url: str) -> str | None:
-    """What keeps ``url`` from being an absolute http(s) URL livesite can request, or None."""
+def http_url_problem(url: str) -> tuple[str, str] | None:
+    """What keeps ``url`` from being an absolute http(s) URL livesite can request, and how to fix it;
+    None if nothing does."""
+    example = "write an absolute URL, e.g. https://shop.example.com/path"
     if _CONTROL_RE.search(url) or " " in url:
-        return "holds a space or a control character (hint: percent-encode it, e.g. %20)"
+        return "holds a space or a control character", "percent-encode it, e.g. %20"
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return "has a port that is not a number from 1 to 65535"
+        return "has a port that is not a number from 1 to 65535", example
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an absolute http(s) URL"
+        return "is not an absolute http(s) URL", example
     if port == 0:
-        return "has port 0"
+        return "has port 0", example
     return None
 
 
@@ -256,7 +258,10 @@ def _secret_from_file(data: object, info: ValidationInfo, field: str) -> object:
         if data.get(field) is not None:
             raise ValueError(f"give {field} or {field}_file, not both")
         data = dict(data)
-        data[field] = _read_secret(Path(str(data.pop(f"{field}_file"))), info)
+        try:
+            data[field] = _read_secret(Path(str(data.pop(f"{field}_file"))), info)
+        except ValueError as e:
+            raise ValueError(f"{field}_file: {e}") from None  # "key: ..." puts the error at that key
     return data
 
 
@@ -319,7 +324,7 @@ class TlsSettings(Model):
     @model_validator(mode="after")
     def _key_with_cert(self) -> TlsSettings:
         if self.key_file is not None and self.cert_file is None:
-            raise ValueError("key_file needs cert_file (hint: give the client certificate as cert_file)")
+            raise ValueError("key_file: needs cert_file (hint: give the client certificate as cert_file)")
         return self
 
 
@@ -340,7 +345,7 @@ class StoreSettings(Model):
     def _aggregates_outlive_raw(self) -> StoreSettings:
         if self.aggregate_retention < self.raw_retention:
             raise ValueError(
-                "aggregate_retention is shorter than raw_retention, so aggregates would be dropped "
+                "aggregate_retention: shorter than raw_retention, so aggregates would be dropped "
                 "as soon as they are made (hint: keep aggregates longer, e.g. 90d)"
             )
         return self

@@ -304,7 +304,7 @@ class _Builder:
         except RecursionError:
             raise ConfigError.at(where, "invalid value: nested too deeply") from None
         except Exception as e:  # a constructor may fail any way (`!!timestamp x`: AttributeError)
-            raise ConfigError.at(where, f"invalid value{_tag_of(node)}: {_problem(e)}") from None
+            raise _invalid(where, node, e) from None
         found: list[str] = []
         if isinstance(value, str) and "$" in value:
             value = interpolate(value, self.env, where, found, files=self.files)
@@ -351,20 +351,25 @@ class _Builder:
         return out
 
 
-def _tag_of(node: yaml.Node) -> str:
+def _invalid(where: Position, node: yaml.Node, e: Exception) -> ConfigError:
     tag = node.tag or ""
-    return f" for tag !!{tag.removeprefix(_TAG_PREFIX)}" if tag.startswith(_TAG_PREFIX) else ""
+    shown = "!!" + tag.removeprefix(_TAG_PREFIX) if tag.startswith(_TAG_PREFIX) else tag
+    if isinstance(e, yaml.constructor.ConstructorError) and "could not determine a constructor" in str(e):
+        return ConfigError.at(
+            where, f"unknown tag {shown[:60]}", hint="livesite reads plain YAML values: remove the tag"
+        )
+    if isinstance(e, ValueError) and "Exceeds the limit" in str(e):
+        return ConfigError.at(where, "invalid value: a number with more than 4,300 digits")
+    if isinstance(node, yaml.ScalarNode):
+        return ConfigError.at(where, f"invalid value: {str(node.value)[:60]!r} is not a valid {shown[:60]}")
+    return ConfigError.at(where, f"invalid value: {_problem(e)}")
 
 
 def _problem(e: BaseException) -> str:
-    """The one-line reason of a construction error (a YAML error's str() adds an excerpt of the input)."""
+    """The one-line reason of a YAML error (its str() adds a multi-line excerpt of the input)."""
     if isinstance(e, yaml.MarkedYAMLError) and e.problem:
         return e.problem
-    if isinstance(e, ValueError) and "Exceeds the limit" in str(e):
-        return "a number with more than 4,300 digits"
-    if isinstance(e, AttributeError | TypeError | IndexError | KeyError):
-        return "not a value of this type"  # the constructor's own message names its internals
-    return " ".join(str(e).split()) or type(e).__name__
+    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 def interpolate(
@@ -417,7 +422,7 @@ def interpolate(
         except RuntimeError:  # ~user that does not exist
             target = Path(name)
         if not target.is_absolute() and where is not None:
-            target = Path(where.file).resolve().parent / target
+            target = Path(where.file).parent / target  # relative to the config, as *_file keys are
         if files is not None and target in files:
             return files[target]
         try:
