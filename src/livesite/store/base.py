@@ -22,11 +22,12 @@ MAX_SAMPLE_BUCKETS = 10_000
 
 
 class ResultQuery(BaseModel):
-    """Which Results to read; every filter given must hold (AND), and each is answered from an index.
+    """Which Results to read, newest first; every filter given must hold, each from an index.
 
     ``revision``, ``cohort`` and ``user`` match exactly; their indexes hold only Results that have
-    one, so asking for ``""`` (Results without) works but scans. ``status`` takes one status or
-    several (any of them). ``tags`` must all be present with those values.
+    one, so asking for ``""`` (Results without) works but reads in time order. ``status`` takes one
+    status or a set (any of them); its index leaves out ok, the bulk of all Results, which reading
+    in time order finds at once. ``tags`` must all be present with those values.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
