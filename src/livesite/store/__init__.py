@@ -240,3 +240,11 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
     # os.access also answers False on a read-only file system, even for root.
     if not os.access(folder, os.W_OK | os.X_OK):
         raise StoreURLError(f"cannot create the SQLite store {path}: {folder} is not writable", hint=hint)
+    # Some folders refuse new files whatever access() says (/proc, /sys): creating the file is the one
+    # sure test. SQLite takes an empty file as a new database.
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        raise StoreURLError(f"cannot create the SQLite store {path}: {exc.strerror}", hint=hint) from None

@@ -147,9 +147,11 @@ checks:
             await cut.cut()
             await poll(
                 lambda: metrics_say(
-                    lambda t: metric(t, "livesite_store_up") == 0
-                    and metric(t, "livesite_store_write_failures_total") >= 3
-                    and metric(t, "livesite_store_backlog") >= 2
+                    lambda t: (
+                        metric(t, "livesite_store_up") == 0
+                        and metric(t, "livesite_store_write_failures_total") >= 3
+                        and metric(t, "livesite_store_backlog") >= 2
+                    )
                 ),
                 "the outage shows, with a few retries and a growing backlog",
             )

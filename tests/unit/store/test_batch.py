@@ -241,3 +241,82 @@ async def test_results_put_while_a_flush_is_in_flight_are_kept_for_the_next() ->
 def test_nonsense_settings_are_refused(interval: float, batch: int, buffered: int) -> None:
     with pytest.raises(ValueError, match="BatchWriter needs"):
         BatchWriter(FakeStore(), interval, batch, max_buffered=buffered)
+
+
+async def test_health_counts_backlog_writes_failures_and_the_outage_start() -> None:
+    store, clock = FakeStore(), FakeClock()
+    writer = BatchWriter(store, flush_interval_seconds=0.2, max_batch=4, clock=clock)
+    writer.start()
+    writer.put(result(0))
+    writer.put_event(change(0))
+    healthy = writer.health()
+    assert (healthy.backlog, healthy.written_total, healthy.failed_writes_total) == (2, 0, 0)
+    assert healthy.up and healthy.outage_since is None
+    await tick(clock, 0.2)
+    await until(lambda: writer.health().written_total == 2, "the result and the event are written")
+
+    store.failing = True
+    writer.put(result(1))
+    failed_at = 0.0
+    for attempt in range(1, 4):
+        await tick(clock, 10)
+        await until(lambda a=attempt: writer.health().failed_writes_total == a, f"failure {attempt}")  # type: ignore[misc]
+        failed_at = failed_at or clock.time()  # the outage began with the first failure
+    down = writer.health()
+    assert not down.up and down.backlog == 1 and down.written_total == 2
+    assert down.outage_since == datetime.fromtimestamp(failed_at, tz=UTC)
+
+    store.failing = False
+    await tick(clock, 10)
+    await until(lambda: writer.health().up, "writes work again")
+    assert writer.health().backlog == 0 and writer.health().written_total == 3
+    assert writer.health().failed_writes_total == 3  # a total, kept across the recovery
+    await writer.close()
+
+
+async def test_each_outage_logs_one_line_when_it_starts_and_one_when_it_ends_without_tracebacks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, clock = FakeStore(), FakeClock()
+    writer = BatchWriter(store, flush_interval_seconds=0.2, clock=clock)
+    writer.start()
+    with caplog.at_level(logging.INFO, logger="livesite.store.batch"):
+        for outage in range(2):
+            store.failing = True
+            writer.put(result(outage))
+            for _ in range(5):  # five failed retries: still one line
+                attempts = store.attempts
+                await tick(clock, 10)
+                await until(lambda a=attempts: store.attempts > a, "a retry")  # type: ignore[misc]
+            store.failing = False
+            await tick(clock, 10)
+            await until(lambda: writer.health().up, "writes work again")
+    lines = [r for r in caplog.records if r.name == "livesite.store.batch"]
+    assert [("will retry" in r.message, "works again" in r.message) for r in lines] == [
+        (True, False),
+        (False, True),
+    ] * 2
+    assert not any(r.exc_info for r in lines)
+    assert "works again after 50.0 s" in lines[1].message  # five 10 s waits, in fake time
+    await writer.close()
+
+
+async def test_a_failure_that_is_not_the_store_s_logs_its_traceback_once_per_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Buggy(FakeStore):
+        async def add_results(self, results: Sequence[Result]) -> None:
+            self.attempts += 1
+            raise KeyError("a bug, not an outage")
+
+    store, clock = Buggy(), FakeClock()
+    writer = BatchWriter(store, flush_interval_seconds=0.2, clock=clock)
+    writer.start()
+    writer.put(result(0))
+    with caplog.at_level(logging.WARNING, logger="livesite.store.batch"):
+        for attempt in range(1, 4):
+            await tick(clock, 10)
+            await until(lambda a=attempt: store.attempts == a, f"attempt {attempt}")  # type: ignore[misc]
+    assert len([r for r in caplog.records if r.exc_info]) == 1
+    with pytest.raises(StoreError):
+        await writer.close()
