@@ -11,6 +11,7 @@ docs/checks.md, "Timing".
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import ssl
 import struct
@@ -138,7 +139,7 @@ async def peer_chain(
     loop = asyncio.get_running_loop()
     transports: list[asyncio.Transport] = []
     try:
-        async with asyncio.timeout(max(limit_seconds, 0.0)):
+        async with asyncio.timeout(max(limit_seconds, 0.0) if math.isfinite(limit_seconds) else None):
             protocol = asyncio.Protocol()
             transport, _ = await loop.create_connection(lambda: protocol, ip, port)
             transports.append(transport)
