@@ -285,6 +285,7 @@ def results_sql(query: ResultQuery, dialect: Dialect) -> tuple[str, list[object]
     return sql, p.values
 
 
+_GROUP_COLUMNS = {"revision": "revision", "cohort": "cohort"}
 _FAILED = f"CASE WHEN status IN ('{Status.failed.value}', '{Status.error.value}') THEN 1 ELSE 0 END"
 _PASSED = f"status IN ('{Status.ok.value}', '{Status.degraded.value}')"
 
@@ -296,7 +297,7 @@ def samples_sql(query: SampleQuery, dialect: Dialect) -> tuple[str, list[object]
     Both read the window through the (check, started_at) index: the groups' own indexes would
     find the same rows and the zone still has to be read from each.
     """
-    column = query.by
+    column = _GROUP_COLUMNS[query.by]  # a name spelled here, never text from the caller
     since, until = epoch(query.since), epoch(query.until)
 
     def windowed(p: _Params, columns: str, *also: str) -> str:
