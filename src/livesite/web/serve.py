@@ -49,7 +49,9 @@ async def serve(
     clock = clock or SystemClock()
     writer = BatchWriter(store)
     try:
-        monitor = Monitor(config, plan, writer, clock=clock, on_result=on_result, on_change=on_change)
+        monitor = Monitor(
+            config, plan, writer, clock=clock, on_result=on_result, on_change=on_change, history=store
+        )
         app = create_app(Sources(monitor=monitor, store=store, store_health=writer.health))
         web = WebServer(app, listen or config.monitor.listen)
     except BaseException:

@@ -141,3 +141,30 @@ def test_the_monitor_refuses_a_busy_listen_address_with_a_clear_error(tmp_path: 
     assert done.returncode == 2
     assert "cannot listen on" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_restarted_monitor_does_not_announce_known_states_again(tmp_path: Path, site: str) -> None:
+    config = write_config(tmp_path, site)
+
+    def run_until_down() -> str:
+        listen = f"127.0.0.1:{free_port()}"
+        proc = start_livesite(
+            "monitor", str(config), "--listen", listen, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            poll(
+                lambda: get_json(f"http://{listen}/api/status"),
+                lambda s: (
+                    any(x["check"] == "broken" and x["state"] == "down" for x in s)  # type: ignore[attr-defined]
+                    and all(x["state"] == "up" for x in s if x["check"] == "health")
+                ),  # type: ignore[attr-defined]
+            )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=15)
+        return stderr
+
+    first = run_until_down()
+    assert "broken in zone-a: unknown → down" in first
+    second = run_until_down()  # the state came back from the store: no new announcement
+    assert "unknown →" not in second, second
