@@ -124,6 +124,7 @@ class DnsObservation(_Record):
     additional_rrs: int = 0
     query_succeeded: bool = False
     lookup_seconds: float = 0.0  # resolving the name server's own name, not the query
+    ip_protocol: int = 0  # of the name server's address: 4 or 6
 
 
 class SocketObservation(_Record):

@@ -77,7 +77,8 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     progress.phase = "connect"
     query = dns.message.make_query(spec.query, dns.rdatatype.from_text(spec.record_type))
     timeout = spec.timeout if spec.timeout is not None else ctx.defaults.timeout
-    ctx.observation = DnsObservation(lookup_seconds=progress.resolve)
+    family = 6 if ":" in server else 4
+    ctx.observation = DnsObservation(lookup_seconds=progress.resolve, ip_protocol=family)
     tcp = spec.transport == "tcp"
     # The socket is made (for tcp: connected) here rather than inside dnspython, so that its time is
     # the connect phase and only the exchange is the query's, as blackbox splits them.
@@ -125,6 +126,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         additional_rrs=sum(len(r) for r in reply.additional),
         query_succeeded=True,
         lookup_seconds=progress.resolve,
+        ip_protocol=family,
     )
     return Seen(view=Observation(answers=answers, rcode=rcode), observation=observation)
 
@@ -135,6 +137,7 @@ METRICS = (
     Metric("probe_dns_authority_rrs", "gauge", "Records in the authority section"),
     Metric("probe_dns_additional_rrs", "gauge", "Records in the additional section"),
     Metric("probe_dns_query_succeeded", "gauge", "Whether the name server answered"),
+    Metric("probe_ip_protocol", "gauge", "IP protocol of the name server's address: 4 or 6"),
 )
 
 
@@ -143,11 +146,14 @@ def samples(result: Result) -> Iterable[Sample]:
     for phase, value in (("resolve", p.resolve), ("connect", p.connect), ("request", p.processing)):
         yield "probe_dns_duration_seconds", f'phase="{phase}"', value
     obs = result.observation
-    ok = isinstance(obs, DnsObservation)
-    yield "probe_dns_answer_rrs", "", obs.answer_rrs if isinstance(obs, DnsObservation) else 0
-    yield "probe_dns_authority_rrs", "", obs.authority_rrs if isinstance(obs, DnsObservation) else 0
-    yield "probe_dns_additional_rrs", "", obs.additional_rrs if isinstance(obs, DnsObservation) else 0
-    yield "probe_dns_query_succeeded", "", int(ok and obs.query_succeeded)  # type: ignore[union-attr]
+    if not isinstance(obs, DnsObservation):
+        obs = DnsObservation()
+    yield "probe_dns_answer_rrs", "", obs.answer_rrs
+    yield "probe_dns_authority_rrs", "", obs.authority_rrs
+    yield "probe_dns_additional_rrs", "", obs.additional_rrs
+    yield "probe_dns_query_succeeded", "", int(obs.query_succeeded)
+    if obs.ip_protocol:
+        yield "probe_ip_protocol", "", obs.ip_protocol
 
 
 KIND = Kind(spec=DnsCheck, run=run, metrics=METRICS, samples=samples)

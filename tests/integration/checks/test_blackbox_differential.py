@@ -632,11 +632,6 @@ async def test_a_udp_port_nobody_listens_on_fails_both(blackbox: BlackboxExporte
     assert result.status is Status.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: DnsObservation (results.py) has no ip_protocol field yet, so the dns kind cannot "
-    "export the name server's address family as blackbox does",
-)
 async def test_the_name_servers_ip_protocol_is_exported_by_both(
     blackbox: BlackboxExporter, dnsmasq: Dnsmasq
 ) -> None:
