@@ -19,7 +19,18 @@ from urllib.parse import parse_qsl, urlsplit
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
 from livesite.errors import StoreError, StoreUnavailable, StoreURLError
-from livesite.store.base import Compaction, ResultQuery, ResultReader, ResultWriter, Store, Uptime
+from livesite.store.base import (
+    Compaction,
+    ResultQuery,
+    ResultReader,
+    ResultWriter,
+    SampleQuery,
+    SampleReader,
+    Samples,
+    StateHistory,
+    Store,
+    Uptime,
+)
 from livesite.store.batch import BatchWriter, StoreHealth
 from livesite.store.postgres import PostgresStore
 from livesite.store.sqlite import SqliteStore
@@ -31,7 +42,11 @@ __all__ = [
     "ResultQuery",
     "ResultReader",
     "ResultWriter",
+    "SampleQuery",
+    "SampleReader",
+    "Samples",
     "SqliteStore",
+    "StateHistory",
     "Store",
     "StoreHealth",
     "Uptime",
