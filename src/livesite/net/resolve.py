@@ -38,12 +38,11 @@ import asyncio
 import contextlib
 import contextvars
 import ipaddress
-import queue
 import socket
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -200,34 +199,33 @@ class _Threads:
         self.run = run
         self.ttl_seconds = ttl_seconds
         self.idle_seconds = idle_seconds
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._jobs: deque[_Job] = deque()
+        self._ready = threading.Condition()
         self.threads = 0
-        self.idle = 0
+        self.idle = 0  # threads waiting for a job
 
     def submit(self, job: _Job) -> None:
-        self._jobs.put(job)
-        with self._lock:
-            if self.idle == 0 and self.threads < self.size:
+        with self._ready:
+            self._jobs.append(job)
+            if self.idle >= len(self._jobs):
+                self._ready.notify()  # a waiting thread takes it
+            elif self.threads < self.size:
                 self.threads += 1
                 # daemon: a thread blocked in the C library must never hold up the process's exit
                 threading.Thread(target=self._work, name="livesite-resolve", daemon=True).start()
+            # else every thread is busy: the job waits for the first one free
 
     def _work(self) -> None:
         while True:
-            with self._lock:
-                self.idle += 1
-            try:
-                job = self._jobs.get(timeout=self.idle_seconds)
-            except queue.Empty:
-                with self._lock:
+            with self._ready:
+                while not self._jobs:
+                    self.idle += 1
+                    woken = self._ready.wait(self.idle_seconds)
                     self.idle -= 1
-                    if self._jobs.empty():
+                    if not woken and not self._jobs:
                         self.threads -= 1
                         return
-                continue
-            with self._lock:
-                self.idle -= 1
+                job = self._jobs.popleft()
             self._do(job)
 
     def _do(self, job: _Job) -> None:

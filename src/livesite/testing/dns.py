@@ -21,7 +21,7 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -101,15 +101,24 @@ def resolv_conf_unavailable() -> str | None:
 
 
 def with_resolv_conf(
-    argv: Sequence[str], nameserver: str, directory: Path, *, timeout_seconds: int = 30
+    argv: Sequence[str],
+    nameserver: str,
+    directory: Path,
+    *,
+    hosts: Mapping[str, str] | None = None,
+    timeout_seconds: int = 30,
 ) -> list[str]:
     """``argv`` wrapped to run with ``/etc/resolv.conf`` naming only ``nameserver`` (an IPv4 address,
-    port 53, as resolv.conf allows no other), asked once per query with ``timeout_seconds`` to wait.
+    port 53, as resolv.conf allows no other), asked once per query with ``timeout_seconds`` to wait,
+    and with ``/etc/hosts`` holding only ``hosts`` (name → address; localhost always).
 
     The returned command execs ``argv`` in the same process (signals sent to it reach ``argv``).
     See :func:`resolv_conf_unavailable` for what it needs.
     """
     conf = directory / "resolv.conf"
     conf.write_text(f"nameserver {nameserver}\noptions timeout:{timeout_seconds} attempts:1\n")
-    script = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
-    return ["unshare", "--mount", "sh", "-c", script, str(conf), *argv]
+    table = directory / "hosts"
+    entries = {"localhost": "127.0.0.1", **(hosts or {})}
+    table.write_text("".join(f"{address} {name}\n" for name, address in entries.items()))
+    script = 'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts && shift && exec "$@"'
+    return ["unshare", "--mount", "sh", "-c", script, str(conf), str(table), *argv]

@@ -49,6 +49,7 @@ import contextlib
 import json
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -82,6 +83,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     connection: int  # the number of the connection it arrived on (1, 2, ...)
+    at: float = 0.0  # time.monotonic() when it had arrived whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,7 +419,7 @@ async def _read_request(reader: asyncio.StreamReader, connection: int) -> Receiv
         body = await reader.readexactly(int(headers.get("content-length", "0")))
     parts = urlsplit(target)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    return Received(method, parts.path, query, parts.query, headers, body, connection)
+    return Received(method, parts.path, query, parts.query, headers, body, connection, time.monotonic())
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

@@ -117,6 +117,23 @@ async def test_a_good_name_is_answered_while_dead_names_hold_threads(lookups: Lo
             await task
 
 
+async def test_names_asked_one_after_another_each_get_a_thread_of_their_own() -> None:
+    # A pool loses jobs, if it can, when a thread goes idle just as the next job comes: try many times.
+    for _ in range(50):
+        lookups = Lookups(dead=[f"dead-{i}.example" for i in range(7)])
+        resolver = SystemResolver(getaddrinfo=lookups, timeout_seconds=2, max_threads=8)
+        dead = []
+        for i in range(7):
+            dead.append(asyncio.ensure_future(resolver.lookup(f"dead-{i}.example")))
+            await asyncio.sleep(0)  # a turn of the loop: this one asks before the next
+        try:
+            async with asyncio.timeout(1):
+                assert await resolver.lookup("shop.example") == ("10.0.0.7", "10.0.0.8")
+        finally:
+            lookups.release.set()
+        await asyncio.gather(*dead, return_exceptions=True)
+
+
 async def test_when_every_thread_is_stuck_a_new_name_says_the_resolver_is_busy(lookups: Lookups) -> None:
     resolver = SystemResolver(getaddrinfo=lookups, timeout_seconds=0.3, max_threads=2)
     stuck = [asyncio.create_task(resolver.lookup(f"dead-{i}.example")) for i in range(2)]
