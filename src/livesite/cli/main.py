@@ -219,7 +219,7 @@ def monitor(
         return
     loaded, runs = planned
     parse_listen(listen or loaded.monitor.listen)  # a bad address is a usage error before anything opens
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    _log_to_stderr()
 
     async def main() -> Monitor:
         store_url = stores.from_option(store) if store else loaded.store.url
@@ -244,6 +244,21 @@ def monitor(
 
     finished = runtime.run(main())
     errors.print(f"stopped after {finished.scheduler.started} runs")
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Log messages quote what targets said (a state change's reason): each is one line with no control
+    characters, so a target can neither forge log lines nor send escape sequences to the terminal. A
+    traceback appended to a record keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return render.printable(super().formatMessage(record), max_chars=None)
+
+
+def _log_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 class _LiveStatus:

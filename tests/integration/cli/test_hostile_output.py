@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from cli_runner import livesite, livesite_on_terminal
+from cli_runner import livesite, livesite_on_terminal, start_livesite
+from prom_plugin import free_port
 
 CLEAR_SCREEN = "\x1b[2J"
 SET_TITLE = "\x1b]0;pwned\x07"
@@ -123,3 +125,35 @@ def test_tables_in_a_pipe_are_not_cut_at_80_columns(tmp_path: Path) -> None:
     done = livesite("check", str(config), "--dry-run", env=without_columns)
     assert done.returncode == 0, done.stderr
     assert any(name in line for line in done.stdout.splitlines()), done.stdout
+
+
+def test_the_monitor_log_quotes_a_target_on_one_line_without_escape_sequences(
+    hostile: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "fast.yaml"
+    config.write_text(hostile.read_text() + "defaults: {interval: 1s, failure_threshold: 1}\n")
+    proc = start_livesite(
+        "monitor",
+        str(config),
+        "--listen",
+        f"127.0.0.1:{free_port()}",
+        "--store",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    lines = []
+    try:
+        for line in proc.stderr:  # until the state change is logged, however long the machine takes
+            lines.append(line)
+            if "evil in zone-a" in line:
+                break
+    finally:
+        proc.terminate()
+        _, rest = proc.communicate(timeout=30)
+    output = "".join(lines) + rest
+    assert proc.returncode == 0, output[-3000:]
+    assert_inert(output)
+    [change] = [line for line in lines if "evil in zone-a" in line]
+    assert "first line second line" in change and "observed [/]" in change  # the whole reason, one line
