@@ -119,11 +119,7 @@ class _Exchange(asyncio.Protocol):
         if parser is None or self.failed:
             return  # released or failed: whatever else arrives is not ours to read
         if self.complete:
-            # HTTP/1.1 servers never speak unasked: bytes after the response make the connection
-            # unfit for reuse, and reading them would only cost us.
-            self.keep_alive = False
-            if self.transport is not None:
-                self.transport.abort()
+            self._unasked()
             return
         if not self.first_byte_at:
             self.first_byte_at = _now()
@@ -183,6 +179,7 @@ class _Exchange(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         if self.complete or self.failed:
+            self._unasked()
             raise _Stop  # a second response nobody asked for: stop parsing
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -204,6 +201,7 @@ class _Exchange(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         if self.complete or self.failed:
+            self._unasked()
             raise _Stop  # a body after HEAD, or after a failure: not ours to keep
         self.body_size += len(body)
         if self.body_size > self.max_body_bytes:
@@ -236,6 +234,13 @@ class _Exchange(asyncio.Protocol):
         self.parser = None
         self.transport = None
         self.body = []
+
+    def _unasked(self) -> None:
+        # HTTP/1.1 servers never speak unasked: bytes after the response make the connection unfit
+        # for reuse, and reading them would only cost us.
+        self.keep_alive = False
+        if self.transport is not None:
+            self.transport.abort()
 
     def _fail(self, error: ProbeError) -> None:
         self.failed = True
