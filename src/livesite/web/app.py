@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from livesite.errors import LivesiteError, NotFound
+from livesite.errors import LivesiteError, NotFound, StoreError
 from livesite.monitor.service import Monitor
 from livesite.store import StoreHealth
 from livesite.store.base import ResultReader
@@ -58,7 +58,14 @@ def create_app(sources: Sources) -> FastAPI:
 
     @app.exception_handler(LivesiteError)
     async def _error(_: Request, exc: LivesiteError) -> JSONResponse:
-        code = 400 if exc.exit_code == 2 else 503 if exc.exit_code == 4 else 500
+        # The caller's mistake is a 400; a store that fails or cannot be reached is a 503 (it may well
+        # answer the same request in a minute); anything else is ours, a 500.
+        if exc.exit_code == 2:
+            code = 400
+        elif isinstance(exc, StoreError):
+            code = 503
+        else:
+            code = 500
         return _shape(exc.message, code, exc.hint)
 
     @app.exception_handler(StarletteHTTPException)
