@@ -127,3 +127,12 @@ async def test_the_docs_page_is_self_contained(api: tuple[str, Store]) -> None:
     assert "/api/checks/{check}/uptime" in page.text and "/api/openapi.json" in page.text
     assert "<script" not in page.text and "http://" not in page.text and "https://" not in page.text
     assert redoc.status_code == 404  # FastAPI's own ReDoc page would load its script from a CDN
+
+
+async def test_a_store_that_fails_is_a_503_in_the_error_shape(api: tuple[str, Store]) -> None:
+    url, store = api
+    await store.close()  # every read now fails, as in an outage
+    async with httpx.AsyncClient() as client:
+        reply = await client.get(f"{url}/api/results")
+    assert reply.status_code == 503
+    assert reply.json()["status"] == 503 and "closed" in reply.json()["error"]
