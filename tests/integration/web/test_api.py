@@ -136,3 +136,10 @@ async def test_a_store_that_fails_is_a_503_in_the_error_shape(api: tuple[str, St
         reply = await client.get(f"{url}/api/results")
     assert reply.status_code == 503
     assert reply.json()["status"] == 503 and "closed" in reply.json()["error"]
+
+
+def test_the_routes_read_what_create_app_was_given_never_app_state() -> None:
+    """Sources is typed; app.state is an untyped bag any module could fill or read."""
+    web = Path(__file__).resolve().parents[3] / "src" / "livesite" / "web"
+    for path in web.rglob("*.py"):
+        assert ".state." not in path.read_text().replace("self.state", ""), path
