@@ -143,4 +143,4 @@ def test_the_routes_read_what_create_app_was_given_never_app_state() -> None:
     web = Path(__file__).resolve().parents[3] / "src" / "livesite" / "web"
     for path in web.rglob("*.py"):
         text = path.read_text()
-        assert "app.state" not in text and "request.app" not in text, path
+        assert "app.state." not in text and "request.app" not in text, path
