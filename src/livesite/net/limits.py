@@ -78,6 +78,10 @@ class HeadGuard:
             ProbeError: (``protocol``) a line, the header count or the head's size crossed its bound.
         """
         limits = self.limits
+        if self.line_bytes == 0 and self.on_status_line:
+            whole = self._whole_head(data, start)
+            if whole >= 0:
+                return whole
         pos, size = start, len(data)
         while pos < size:
             nl = data.find(b"\n", pos)
@@ -106,6 +110,30 @@ class HeadGuard:
             else:
                 self._count_line()
         return -1
+
+    def _whole_head(self, data: bytes, start: int) -> int:
+        """The common case in C-speed calls: a small head whole in one read. -1 to scan line by line."""
+        blank = data.find(b"\r\n\r\n", start)
+        if blank < 0:
+            return -1
+        end = blank + 4
+        size = end - start
+        limits = self.limits
+        # No line of a head this small can be too long; only the count and the total need checking.
+        if size > limits.max_status_line_bytes or size > limits.max_line_bytes:
+            return -1
+        if self.head_bytes + size > limits.max_header_bytes:
+            return -1
+        headers = self.headers + data.count(b"\n", start, end) - 2  # less the status and blank lines
+        if self.heads:
+            headers += 1  # the status line of a head after a 1xx one
+        if headers > limits.max_header_count:
+            return -1  # the line-by-line scan fails with the exact message
+        self.head_bytes += size
+        self.headers = headers
+        self.heads += 1
+        self.last_byte = 10
+        return end
 
     def _count_line(self) -> None:
         self.headers += 1

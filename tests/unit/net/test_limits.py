@@ -83,3 +83,10 @@ def test_a_carriage_return_and_line_feed_split_across_reads_still_end_the_head()
 def test_limits_below_one_are_refused() -> None:
     with pytest.raises(ValueError, match="max_header_count"):
         Limits(max_header_count=0)
+
+
+def test_a_small_whole_head_with_too_many_headers_fails_like_any_other() -> None:
+    head = b"HTTP/1.1 200 OK\r\n" + b"A: b\r\n" * 11 + b"\r\n"
+    message = crossed(HeadGuard(Limits(max_header_count=10)), head)
+    assert message == "the response has more than 10 header lines"
+    assert HeadGuard(Limits(max_header_count=11)).scan(head) == len(head)
