@@ -38,11 +38,14 @@ def hostile() -> Iterator[TargetServer]:
 
 async def probe(url: str, **fields: Any) -> tuple[Result, float]:
     """Run one http check on ``url``; its Result and the wall time it took, measured here."""
+    return await run({"kind": "http", "url": url, **fields})
+
+
+async def run(check: dict[str, Any]) -> tuple[Result, float]:
+    """Run one check of any kind; its Result and the wall time it took, measured here."""
     doc = {
         "zones": [{"name": "local"}],
-        "checks": [
-            {"name": "hostile", "kind": "http", "url": url, "timeout": f"{TIMEOUT_SECONDS}s", **fields}
-        ],
+        "checks": [{"name": "hostile", "timeout": f"{TIMEOUT_SECONDS}s", **check}],
     }
     config = loads(json.dumps(doc))  # JSON is YAML
     ctx = RunContext(zone=config.zone("local"), defaults=config.defaults)
@@ -128,6 +131,21 @@ async def test_a_tls_handshake_that_stalls_times_out_on_time(hostile: TargetServ
     result, wall = await probe(hostile.hang_url("/", scheme="https"))
     assert result.failure is not None and result.failure.kind is FailureKind.timeout
     assert result.failure.message == "no answer within 2s (stopped during tls)"
+    assert_on_time(result, wall)
+
+
+async def test_a_tls_check_whose_handshake_stalls_times_out_on_time(hostile: TargetServer) -> None:
+    result, wall = await run({"kind": "tls", "address": hostile.hang_address})
+    assert result.failure is not None and result.failure.kind is FailureKind.timeout
+    assert result.failure.message == "no answer within 2s (stopped during tls)"
+    assert_on_time(result, wall)
+
+
+async def test_a_tcp_check_expecting_a_greeting_reads_a_flood_only_so_far(hostile: TargetServer) -> None:
+    check = {"kind": "tcp", "address": hostile.address, "send": "GET /header-flood HTTP/1.1\\r\\n\\r\\n"}
+    result, wall = await run({**check, "expect": "^SSH-2"})
+    assert result.status is Status.failed
+    assert result.failure is not None and result.failure.kind is FailureKind.assertion
     assert_on_time(result, wall)
 
 
