@@ -57,6 +57,18 @@ def test_a_secret_cut_at_the_display_length_leaves_no_prefix_behind() -> None:
     assert shown is not None and "tokS" not in shown
 
 
+def test_what_is_left_of_a_secret_cut_before_redaction_is_masked_wherever_it_stands() -> None:
+    # tcp quotes the first 80 bytes it read, so a secret may reach the frame already cut, mid-text.
+    redactor = Redactor.of(["tokSECRET_bbbb22zz"])
+    assert redactor.text("received b'no route tokSECRE'") == f"received b'no route {MASK}'"
+    assert redactor.text("tokSE, tokSECRET_bbbb22zz") == f"tokSE, {MASK}"  # 5 characters: a word, not a cut
+
+
+def test_secrets_sharing_their_first_characters_are_each_masked_whole() -> None:
+    redactor = Redactor.of(["shared-prefix-long-one", "shared-prefix-2"])
+    assert redactor.text("a shared-prefix-2 b shared-prefix-long-one") == f"a {MASK} b {MASK}"
+
+
 def test_echoed_requests_lose_their_credentials() -> None:
     echo = "GET /api?api_key=SECRETVALUE HTTP/1.1\r\nAuthorization: Basic cHJvYmV1c2VyOnB3U2VjcmV0\r\n"
     shown = Redactor().text(echo, SHOWN)

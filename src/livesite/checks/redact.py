@@ -3,10 +3,12 @@
 One rule, by value and before anything is cut: every secret the config knows for the check
 (credentials, ``*_file`` contents, ``${VAR}`` values in headers, query, body or ``send``, the run's
 identity headers and cookies) becomes ``****`` wherever it appears — in its base64 form too for
-basic auth — and a string cut to its display length never ends in a prefix of one. Besides known
-values, anything *shaped* like a secret is masked by name: query parameters and JSON fields named
-like tokens, keys or passwords, and credential headers echoed back by a server. Observed values of
-secret-bearing subjects (``header.authorization``, cookies, ``json.token``) are masked whole.
+basic auth — and a string cut to its display length never ends in a prefix of one. What is left of
+a secret that a kind cut *before* the frame saw it (tcp quotes the first bytes it read) is masked
+too, wherever it stands, from its first ``PARTIAL`` characters on. Besides known values, anything
+*shaped* like a secret is masked by name: query parameters and JSON fields named like tokens, keys
+or passwords, and credential headers echoed back by a server. Observed values of secret-bearing
+subjects (``header.authorization``, cookies, ``json.token``) are masked whole.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from livesite.results import AssertionOutcome
 
 MASK = "****"
 SHOWN = 120  # characters of an observed value a Result keeps
+# A secret's first characters, anywhere in a text, are taken for a cut secret. Fewer would mask
+# ordinary words that happen to begin like a secret; at the end of a cut, 3 are enough to mask.
+PARTIAL = 6
 _SECRET_WORDS = frozenset(
     {
         "token", "secret", "password", "passwd", "pwd", "passphrase", "key", "apikey", "signature",
@@ -84,6 +89,11 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
+        # Only once every whole secret is gone: a secret sharing its first characters with another
+        # would otherwise lose them to the other's prefix and keep its own tail.
+        for secret in self.secrets:
+            if len(secret) > PARTIAL and secret[:PARTIAL] in text:
+                text = _without_prefixes(text, secret)
         if "=" in text:
             text = _PARAM.sub(_param, text)
         if ":" in text or "=" in text:
@@ -125,6 +135,21 @@ class Redactor:
                 outcome if observed == outcome.observed else outcome.model_copy(update={"observed": observed})
             )
         return out
+
+
+def _without_prefixes(text: str, secret: str) -> str:
+    """``text`` with each run of ``secret``'s first characters (``PARTIAL`` or more) masked."""
+    out: list[str] = []
+    start = 0
+    at = text.find(secret[:PARTIAL])
+    while at != -1:
+        end = at + PARTIAL
+        while end < len(text) and end - at < len(secret) and text[end] == secret[end - at]:
+            end += 1
+        out += (text[start:at], MASK)
+        start = end
+        at = text.find(secret[:PARTIAL], end)
+    return "".join(out) + text[start:]
 
 
 def _secret_subject(rule: Assertion) -> bool:
