@@ -34,6 +34,7 @@ from livesite.results import (
 )
 
 log = logging.getLogger(__name__)
+MESSAGE_LIMIT = 400  # characters of a failure message a Result keeps, on one line
 _OBSERVED_LIMIT = 4096  # what evaluate keeps of an observed value before redaction cuts it to SHOWN
 
 
@@ -104,7 +105,7 @@ def build(
     status, assertion_failure = decide(outcomes)
     if failure is not None:
         status = status_for(failure)
-        failure = Failure(kind=failure.kind, message=redactor.text(failure.message, 500), step=failure.step)
+        failure = Failure(kind=failure.kind, message=redactor.text(failure.message, MESSAGE_LIMIT), step=failure.step)
     return Result(
         check=spec.name,
         kind=spec.kind,
@@ -136,7 +137,7 @@ def _redact_observation(observation: KindObservation | None, redactor: Redactor)
 def _redact_step(step: StepResult, redactor: Redactor) -> StepResult:
     failure = step.failure
     if failure is not None:
-        failure = Failure(kind=failure.kind, message=redactor.text(failure.message, 500), step=failure.step)
+        failure = Failure(kind=failure.kind, message=redactor.text(failure.message, MESSAGE_LIMIT), step=failure.step)
     outcomes = [
         o if o.observed is None else o.model_copy(update={"observed": redactor.text(o.observed, SHOWN)})
         for o in step.assertions

@@ -82,7 +82,8 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
             if not pattern.search(stream.received):
                 failure = Failure(
                     kind=FailureKind.assertion,
-                    message=f"{_EXPECTED} /{spec.expect}/, received {bytes(stream.received[:80])!r}",
+                    # Not cut here: the frame redacts secrets first, then cuts the message.
+                    message=f"{_EXPECTED} /{spec.expect}/, received {bytes(stream.received[:1024])!r}",
                 )
     finally:
         transport.abort()

@@ -232,7 +232,8 @@ class PostgresStore:
         """
         where = _safe(url)
         try:
-            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+            # A host that never answers would otherwise hold the caller for asyncpg's default 60 s.
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, timeout=10)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(
                 f"cannot connect to the PostgreSQL store {where}: {exc}",
