@@ -49,7 +49,7 @@ class Summary:
     changes: list[StateChange]
     caught: dict[str, bool]  # act → did the monitor see it and see it recover
     uptime: dict[tuple[str, str], Uptime]
-    runs: int
+    runs: int  # runs that finished with a Result (every one is stored)
     store_url: str
     monitor_url: str
     kept: bool
@@ -204,7 +204,7 @@ async def run(
                     changes=list(watch.changes),
                     caught=caught,
                     uptime=await _uptime(config, monitor),
-                    runs=monitor.scheduler.started,
+                    runs=sum(monitor.totals.values()),  # finished runs, each one stored
                     store_url=config.store.url,
                     monitor_url=url,
                     kept=keep,
