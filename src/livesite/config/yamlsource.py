@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,10 +210,13 @@ def _pos(file: str, node: yaml.Node) -> Position:
     return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _children(node: yaml.CollectionNode) -> list[yaml.Node]:
+def _children(node: yaml.CollectionNode) -> Iterator[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return list(node.value)
+        for key, value in node.value:
+            yield key
+            yield value
+    else:
+        yield from node.value
 
 
 def _refuse_expansion(root: yaml.Node, file: str) -> None:
@@ -243,7 +246,6 @@ def _refuse_expansion(root: yaml.Node, file: str) -> None:
         if depth > MAX_DEPTH:
             raise too_deep(node)
         if not isinstance(node, yaml.CollectionNode):
-            sizes[key], heights[key] = 1, 0
             return 1
         if key in active:
             raise ConfigError.at(
@@ -254,8 +256,14 @@ def _refuse_expansion(root: yaml.Node, file: str) -> None:
         active.add(key)
         total, height = 1, 0
         for child in _children(node):
+            if type(child) is yaml.ScalarNode:  # most nodes: counted here, without a call
+                total += 1
+                height = max(height, 1)
+                if depth >= MAX_DEPTH:
+                    raise too_deep(child)
+                continue
             total += visit(child, depth + 1)
-            height = max(height, heights[id(child)] + 1)
+            height = max(height, heights.get(id(child), 0) + 1)
             if total > MAX_VALUES:
                 raise ConfigError.at(
                     _pos(file, node),
@@ -276,46 +284,46 @@ class _Builder:
         self.src = src
         self.loader = loader
         self.env = env
-        # A scalar an alias repeats is built (and its ${...} filled in) once; the copies share it.
-        self.scalars: dict[int, tuple[object, list[str]]] = {}
+        # A ${...} scalar an alias repeats is filled in once; the copies share the result. (Other
+        # scalars are shared by the loader, which constructs each node once.)
+        self.filled: dict[int, tuple[str, list[str]]] = {}
         self.files: dict[Path, str] = {}
         self.substituted_chars = 0
 
     def build(self, node: yaml.Node, path: Path_) -> object:
         src = self.src
-        src.values[path] = _pos(src.file, node)
+        where = src.values[path] = Position(src.file, node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        known = self.scalars.get(id(node))
-        if known is None:
-            known = self._scalar(node)
-            self.scalars[id(node)] = known
-        value, found = known
-        if found:
-            src.substituted[path] = found
-        return value
-
-    def _scalar(self, node: yaml.Node) -> tuple[object, list[str]]:
-        where = _pos(self.src.file, node)
         try:
             value = self.loader.construct_object(node, deep=True)
         except RecursionError:
             raise ConfigError.at(where, "invalid value: nested too deeply") from None
         except Exception as e:  # a constructor may fail any way (`!!timestamp x`: AttributeError)
             raise _invalid(where, node, e) from None
+        if not (isinstance(value, str) and "$" in value):
+            return value
+        filled = self.filled.get(id(node))
+        if filled is None:
+            filled = self.filled[id(node)] = self._fill(value, where)
+        text, found = filled
+        if found:
+            src.substituted[path] = found
+        return text
+
+    def _fill(self, value: str, where: Position) -> tuple[str, list[str]]:
         found: list[str] = []
-        if isinstance(value, str) and "$" in value:
-            value = interpolate(value, self.env, where, found, files=self.files)
-            self.substituted_chars += sum(len(v) for v in found)
-            if self.substituted_chars > MAX_SUBSTITUTED_CHARS:
-                raise ConfigError.at(
-                    where,
-                    f"values filled in from ${{...}} add up to more than {MAX_SUBSTITUTED_CHARS // 2**20} MiB",
-                    hint="a config refers to secrets and addresses, not to large files",
-                )
-        return value, found
+        text = interpolate(value, self.env, where, found, files=self.files)
+        self.substituted_chars += sum(len(v) for v in found)
+        if self.substituted_chars > MAX_SUBSTITUTED_CHARS:
+            raise ConfigError.at(
+                where,
+                f"values filled in from ${{...}} add up to more than {MAX_SUBSTITUTED_CHARS // 2**20} MiB",
+                hint="a config refers to secrets and addresses, not to large files",
+            )
+        return text, found
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, object]:
         src = self.src
