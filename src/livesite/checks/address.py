@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from livesite.checks.context import RunContext
 from livesite.config.models import Zone
 from livesite.net.errors import ProbeError
-from livesite.net.http1 import resolve
+from livesite.net.resolve import resolve
 from livesite.results import FailureKind
 
 
@@ -33,7 +33,8 @@ async def resolved(ctx: RunContext, address: str | None, default_port: int) -> t
     t0 = time.perf_counter()
     host, port = host_port(address, ctx.zone, default_port)
     ctx.target = f"{host}:{port}"
-    ip = await resolve(host, port, ctx.zone.resolve)
+    ip = await resolve(host, ctx.zone.resolve, ctx.resources.resolver)
+    ctx.progress.address = ip
     ctx.progress.resolve = time.perf_counter() - t0
     ctx.progress.phase = "connect"
     return host, ip, port

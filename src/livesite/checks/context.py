@@ -19,6 +19,7 @@ from livesite.checks.redact import Redactor
 from livesite.clock import Clock, SystemClock
 from livesite.config.models import CheckBase, Defaults, TlsSettings, Zone
 from livesite.net.http1 import Connection, Progress
+from livesite.net.resolve import Resolver, SystemResolver
 from livesite.results import KindObservation
 
 T = TypeVar("T")
@@ -64,10 +65,20 @@ ANONYMOUS = Identity()
 
 
 class Resources:
-    """Long-lived things shared by every run: TLS contexts (costly to build) and kept-alive connections."""
+    """Long-lived things shared by every run: TLS contexts (costly to build), kept-alive connections
+    and the resolver.
 
-    def __init__(self, base_dir: Path = Path(".")) -> None:
+    One resolver for every check, so that fifty checks on one name share a lookup and its cached
+    answer; a :class:`SystemResolver` unless one is given. The one it made, it closes in
+    :meth:`close`; one given stays its owner's to close.
+    """
+
+    def __init__(self, base_dir: Path = Path("."), *, resolver: Resolver | None = None) -> None:
         self.base_dir = base_dir
+        self._own_resolver: SystemResolver | None = None
+        if resolver is None:
+            resolver = self._own_resolver = SystemResolver()
+        self.resolver: Resolver = resolver
         self._ssl: dict[tuple[object, ...], ssl.SSLContext] = {}
         self._connections: dict[tuple[str, str, str], Connection] = {}
         self._not_after: dict[bytes, datetime | None] = {}
@@ -141,6 +152,8 @@ class Resources:
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
+        if self._own_resolver is not None:
+            self._own_resolver.close()
 
 
 @dataclass(slots=True)

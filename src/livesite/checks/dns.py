@@ -30,7 +30,7 @@ from livesite.checks.context import RunContext
 from livesite.checks.kind import Kind, Metric, Sample, Seen
 from livesite.config.models import CheckBase
 from livesite.net.errors import ProbeError
-from livesite.net.http1 import resolve
+from livesite.net.resolve import resolve
 from livesite.results import DnsObservation, FailureKind, Result
 
 
@@ -71,7 +71,8 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         host, port = str(resolver.nameservers[0]), resolver.port
     else:
         host, port = _nameserver(spec.nameserver)
-    server = await resolve(host, port, ctx.zone.resolve)
+    server = await resolve(host, ctx.zone.resolve, ctx.resources.resolver)
+    progress.address = server
     t1 = time.perf_counter()
     progress.resolve = t1 - t0
     progress.phase = "connect"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -21,20 +20,11 @@ from livesite.assertions import Assertion, Observation, parse
 from livesite.checks.certs import expired_reason, tls_info
 from livesite.checks.context import RunContext
 from livesite.checks.kind import Kind, Metric, Sample, Seen
-from livesite.checks.sockets import ip_protocol_of, peer_chain, time_left
+from livesite.checks.sockets import ip_protocol, ip_protocol_of, peer_chain, time_left
 from livesite.config.models import Auth, CheckBase, TlsSettings, Zone
-from livesite.net.errors import ProbeError
-from livesite.net.http1 import (
-    Connection,
-    Progress,
-    Response,
-    Target,
-    build_request,
-    exchange,
-    open_connection,
-    resolve,
-)
-from livesite.net.resolve import answer_without_lookup
+from livesite.net.errors import CERT_HAS_EXPIRED, ProbeError
+from livesite.net.http1 import Connection, Response, Target, build_request, exchange, open_connection
+from livesite.net.resolve import answer_without_lookup, resolve
 from livesite.results import Failure, FailureKind, HttpObservation, Result, TlsInfo
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -204,6 +194,7 @@ async def _fetch(
         ssl_context=ctx.resources.ssl_context(spec.tls) if target.scheme == "https" else None,
         server_name=spec.tls.server_name,
         max_body_bytes=spec.max_body_bytes,
+        resolver=ctx.resources.resolver,
     )
     return await _send(spec, ctx, connection, request, url)
 
@@ -230,8 +221,9 @@ async def _send(
         connection.abort()
         raise
     transport = connection.transport
-    peer = transport.get_extra_info("peername")
-    seen = _Exchange(response, transport.get_extra_info("ssl_object"), 6 if peer and len(peer) > 2 else 4)
+    # The address it connected to says the family without asking the socket (a syscall per probe).
+    family = ip_protocol_of(connection.address) if connection.address else ip_protocol(transport)
+    seen = _Exchange(response, transport.get_extra_info("ssl_object"), family)
     if spec.reuse_connection and connection.usable:
         ctx.resources.keep_connection(spec.name, ctx.zone.name, ctx.identity, connection)
     else:
@@ -271,26 +263,16 @@ def _ip_protocol_hint(host: str, zone: Zone) -> int:
     return ip_protocol_of(ip) if ip else 0
 
 
-async def _tls_failure(spec: HttpCheck, ctx: RunContext, url: str, error: ProbeError) -> ProbeError:
-    """A failed handshake, its time in the tls phase, and an expired certificate's notAfter named.
-
-    Both belong in net/http1.py (which times each phase and sees the handshake fail); until it does
-    them, they are done here, where what it leaves unattributed is exactly the handshake's time.
-    """
-    progress = ctx.progress
-    progress.tls += max(0.0, time.perf_counter() - progress.started - _attributed(progress))
-    if not error.message.endswith("certificate has expired"):
-        return error
+async def _expired(spec: HttpCheck, ctx: RunContext, url: str) -> ProbeError:
+    """Why the certificate is expired: which one, and its notAfter (read with a second handshake)."""
     target = Target.parse(url)
-    ip = await resolve(target.host, target.port, ctx.zone.resolve)  # the same answer, from the cache
+    # The address the failed handshake went to; resolved anew only if net/ never got that far.
+    ip = ctx.progress.address or await resolve(target.host, ctx.zone.resolve, ctx.resources.resolver)
     server_name = spec.tls.server_name or target.host
     no_verify = ctx.resources.ssl_context(spec.tls.model_copy(update={"verify": False}))
     chain = await peer_chain(ip, target.port, server_name, no_verify, time_left(ctx, spec) / 2)
-    return ProbeError(FailureKind.tls, expired_reason(f"{target.host}:{target.port}", chain, ctx.now()))
-
-
-def _attributed(p: Progress) -> float:
-    return p.resolve + p.connect + p.tls + p.processing + p.transfer
+    where = f"{target.host}:{target.port}"
+    return ProbeError(FailureKind.tls, expired_reason(where, chain, ctx.now()), verify_code=CERT_HAS_EXPIRED)
 
 
 async def run(spec: CheckBase, ctx: RunContext) -> Seen:
@@ -302,15 +284,23 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     chain: list[str] = []
     seen = {url}
     # What blackbox exports when no answer comes: no length, and the first target's address family.
-    ctx.observation = HttpObservation(content_length=0, ip_protocol=first.ip_protocol)
+    family = first.ip_protocol
+    ctx.observation = HttpObservation(content_length=0, ip_protocol=family)
     while True:
         prepared = (first.target, first.request) if not chain else None
         try:
             got = await _fetch(spec, ctx, url, method, body, headers, prepared)
-        except ProbeError as e:
-            if e.kind is not FailureKind.tls:
-                raise
-            raise await _tls_failure(spec, ctx, url, e) from None
+        except BaseException as e:  # a ProbeError, or the deadline's cancellation
+            if not family and ctx.progress.address:
+                # A name the resolver answered before the connection failed: its address family
+                # is what blackbox exports then, as for an address known without a lookup.
+                family = ip_protocol_of(ctx.progress.address)
+                ctx.observation = HttpObservation(content_length=0, redirects=list(chain), ip_protocol=family)
+            if isinstance(e, ProbeError) and e.verify_code == CERT_HAS_EXPIRED:
+                raise await _expired(spec, ctx, url) from None
+            raise
+        if not chain:
+            family = family or got.ip_protocol  # the first target's, as blackbox exports it
         response = got.response
         location = response.header_map().get("location")
         if not (spec.follow_redirects and response.status in _REDIRECTS and location):
@@ -318,9 +308,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         next_url = urljoin(url, location)
         chain.append(next_url)
         # Where the redirects led so far, kept if a later hop gets no answer.
-        ctx.observation = HttpObservation(
-            content_length=0, redirects=list(chain), ip_protocol=first.ip_protocol
-        )
+        ctx.observation = HttpObservation(content_length=0, redirects=list(chain), ip_protocol=family)
         failure = None
         if next_url in seen:
             failure = Failure(kind=FailureKind.http, message=f"redirect loop: {' → '.join(chain)}")
@@ -355,7 +343,7 @@ def _seen(
         content_length=int(length) if length.isdigit() else -1,
         body_bytes=len(response.body),
         redirects=chain,
-        http_version=getattr(response, "http_version", "1.1"),
+        http_version=response.http_version,
         ip_protocol=got.ip_protocol,
         tls=tls,
     )

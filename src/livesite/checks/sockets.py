@@ -2,9 +2,9 @@
 
 Phases are timed from socket events, not from when the awaiting coroutine is next scheduled, so 50
 probes sharing a busy loop do not charge each other's work to "connect". On Linux, connect is the
-kernel's own measure of the TCP handshake (``TCP_INFO``'s round-trip sample of SYN → SYN-ACK), which no
-event-loop delay touches; elsewhere, or when a SYN was retransmitted (the sample would then miss the
-wait), it ends when the protocol's ``connection_made`` runs. What remains is listed in
+kernel's own measure of the TCP handshake (``livesite.net.tcpinfo``, as the http kind takes it),
+which no event-loop delay touches; elsewhere, or when a SYN was retransmitted (the sample would then
+miss the wait), it ends when the protocol's ``connection_made`` runs. What remains is listed in
 docs/checks.md, "Timing".
 """
 
@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-import socket
 import ssl
-import struct
 import time
 
 from livesite.checks.certs import expired_reason, sent_chain
 from livesite.checks.context import RunContext
 from livesite.config.models import CheckBase, TlsSettings
-from livesite.net.errors import ProbeError
+from livesite.net.errors import CERT_HAS_EXPIRED, ProbeError
+from livesite.net.tcpinfo import handshake_seconds
 from livesite.results import FailureKind
 
 READ_LIMIT = 64 * 1024
-_CERT_HAS_EXPIRED = 10  # X509_V_ERR_CERT_HAS_EXPIRED, as in SSLCertVerificationError.verify_code
-_TCP_INFO = getattr(socket, "TCP_INFO", None)  # Linux only
-# struct tcp_info (linux/tcp.h): u32 tcpi_rtt (µs) at byte 68, u32 tcpi_total_retrans at byte 100.
-_TCP_INFO_BYTES, _RTT_AT, _TOTAL_RETRANS_AT = 104, 68, 100
 
 
 class Stream(asyncio.Protocol):
@@ -107,11 +102,17 @@ async def connect(
         transport.abort()
         progress.tls = time.perf_counter() - t2  # a failed handshake's time is the tls phase's
         where = f"{host}:{port}"
-        if e.verify_code == _CERT_HAS_EXPIRED:
+        if e.verify_code == CERT_HAS_EXPIRED:
             no_verify = ctx.resources.ssl_context(tls.model_copy(update={"verify": False}))
             chain = await peer_chain(ip, port, server_name, no_verify, time_left_seconds / 2)
-            raise ProbeError(FailureKind.tls, expired_reason(where, chain, ctx.now())) from None
-        raise ProbeError(FailureKind.tls, f"certificate of {where} not trusted: {e.verify_message}") from None
+            raise ProbeError(
+                FailureKind.tls, expired_reason(where, chain, ctx.now()), verify_code=e.verify_code
+            ) from None
+        raise ProbeError(
+            FailureKind.tls,
+            f"certificate of {where} not trusted: {e.verify_message}",
+            verify_code=e.verify_code,
+        ) from None
     except (ssl.SSLError, ConnectionError) as e:
         transport.abort()
         progress.tls = time.perf_counter() - t2
@@ -153,28 +154,6 @@ async def peer_chain(
     finally:
         for opened in reversed(transports):
             opened.abort()  # no close_notify wait: nothing more is read from it
-
-
-def handshake_seconds(transport: asyncio.BaseTransport) -> float | None:
-    """The TCP handshake's round trip as the kernel measured it, or None where it cannot tell.
-
-    Read right after connecting, before anything is sent: the only round-trip sample then is the
-    SYN's. None off Linux, and when the SYN was retransmitted (the sample leaves out the wait).
-    """
-    sock = transport.get_extra_info("socket")
-    if _TCP_INFO is None or sock is None:
-        return None
-    try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_BYTES)
-    except OSError:
-        return None
-    if len(info) < _TCP_INFO_BYTES:
-        return None
-    (rtt_us,) = struct.unpack_from("I", info, _RTT_AT)
-    (retransmitted,) = struct.unpack_from("I", info, _TOTAL_RETRANS_AT)
-    if rtt_us == 0 or retransmitted:
-        return None
-    return float(rtt_us) / 1e6
 
 
 def ip_protocol(transport: asyncio.BaseTransport) -> int:

@@ -9,6 +9,12 @@ Targets are not trusted: everything they send is bounded as it arrives (``livesi
 head lines, header count and size, chunk framing; ``max_body_bytes`` for the body), a crossed bound
 aborts the connection at once, and each read is parsed in one bounded step, so a hostile server costs
 its own check a failure and nothing more. Bodies are never decompressed.
+
+Phases are taken from socket events, not from when the awaiting coroutine next runs, so probes that
+share a busy loop do not charge each other's work to a phase: connect is the kernel's own measure of
+the TCP handshake where it has one (``livesite.net.tcpinfo``), else it ends at ``connection_made``;
+processing runs from writing the request to the first byte's ``data_received``; transfer from there
+to the parser's ``on_message_complete``. What remains is listed in docs/checks.md, "Timing".
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ import httptools
 
 from livesite.net.errors import ProbeError
 from livesite.net.limits import DEFAULT_LIMITS, HeadGuard, Limits, framing_too_long
-from livesite.net.resolve import Resolver
-from livesite.net.resolve import resolve as resolve_host
+from livesite.net.resolve import Resolver, resolve
+from livesite.net.tcpinfo import handshake_seconds
 from livesite.results import FailureKind
 
 _now = time.perf_counter
@@ -34,10 +40,12 @@ _now = time.perf_counter
 
 @dataclass(slots=True)
 class Progress:
-    """Where a request stands, so a timeout can say which phase it stopped in."""
+    """Where a request stands, so a timeout can say which phase it stopped in, and the address it
+    resolved to (so a failed probe can still say whether it went over IPv4 or IPv6)."""
 
     phase: str = "resolve"
     started: float = field(default_factory=_now)
+    address: str = ""  # the IP address the last connection was opened to ("" until resolved)
     resolve: float = 0.0
     connect: float = 0.0
     tls: float = 0.0
@@ -58,6 +66,7 @@ class Response:
     headers: list[tuple[str, str]]
     body: bytes
     url: str
+    http_version: str  # of the status line: "1.1", "1.0"
     peer_cert_der: bytes | None = None
     reused: bool = False
 
@@ -94,7 +103,11 @@ class _Exchange(asyncio.Protocol):
         self.complete = False
         self.failed = False
         self.keep_alive = False
+        self.http_version = "1.1"
+        # perf_counter at socket events, so phases leave out the wait for the awaiting coroutine
+        self.connected_at = 0.0
         self.first_byte_at = 0.0
+        self.completed_at = 0.0
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost = False
         self.expect_body = True  # False for a HEAD request: its answer has headers only
@@ -107,11 +120,12 @@ class _Exchange(asyncio.Protocol):
         self.headers, self.body, self.body_size = [], [], 0
         self.chunks = self.idle_bytes = 0
         self.headers_done = self.complete = self.failed = False
-        self.first_byte_at = 0.0
+        self.first_byte_at = self.completed_at = 0.0
         self.done = asyncio.get_running_loop().create_future()
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.connected_at = _now()
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
@@ -164,6 +178,7 @@ class _Exchange(asyncio.Protocol):
             return  # no request in flight (a failed handshake, an idle kept connection): nobody to tell
         if self.headers_done and not self.complete and self._close_delimited():
             self.complete = True  # no length, no chunking: the body ends where the connection does
+            self.completed_at = _now()
             self.done.set_result(None)
         elif self.first_byte_at:
             self._fail(
@@ -191,6 +206,7 @@ class _Exchange(asyncio.Protocol):
         self.headers_done = True
         assert self.parser is not None  # httptools calls back from inside feed_data
         self.status = self.parser.get_status_code()
+        self.http_version = self.parser.get_http_version()
         if not self.expect_body and not 100 <= self.status < 200:
             # httptools cannot be told the request was HEAD, so it would wait for Content-Length
             # bytes that never come. The response ends here.
@@ -221,6 +237,7 @@ class _Exchange(asyncio.Protocol):
             return
         if self.complete:
             return
+        self.completed_at = _now()
         self.complete = True
         self.keep_alive = self.parser is not None and self.parser.should_keep_alive()
         if not self.done.done():
@@ -281,17 +298,6 @@ class Target:
         return cls(parts.scheme, parts.hostname, port, path)
 
 
-async def resolve(
-    host: str, port: int, overrides: Mapping[str, str], *, resolver: Resolver | None = None
-) -> str:
-    """Host name → one IP address (the zone's override first, as curl --resolve does).
-
-    ``port`` is unused (kept for callers); ``resolver`` defaults to the running loop's shared one
-    (see ``livesite.net.resolve``), whose lookups cannot starve other checks.
-    """
-    return await resolve_host(host, overrides, resolver)
-
-
 class Connection:
     """A connection kept open between probes when a check asks for ``reuse_connection``."""
 
@@ -301,11 +307,13 @@ class Connection:
         protocol: _Exchange,
         cert: bytes | None,
         origin: tuple[str, str, int] | None = None,
+        address: str = "",
     ) -> None:
         self.transport = transport
         self.protocol = protocol
         self.cert = cert
         self.origin = origin  # (scheme, host, port) it was opened to: reuse it only for the same
+        self.address = address  # the IP address it is connected to
 
     def serves(self, target: Target) -> bool:
         return self.origin == (target.scheme, target.host, target.port)
@@ -341,16 +349,21 @@ async def open_connection(
 ) -> Connection:
     """Resolve, connect and (for https) handshake, timing each phase.
 
-    ``limits`` bounds what the response may send besides its body (``max_body_bytes``);
-    ``resolver`` defaults to the loop's shared system resolver (``livesite.net.resolve``).
+    ``limits`` bounds what the response may send besides its body (``max_body_bytes``).
+    ``resolver`` looks up names that are neither an IP address, nor ``localhost``, nor in
+    ``overrides``: pass a long-lived one (a check passes ``Resources.resolver``) so that lookups
+    share its cache and threads. Without one, such a name gets a resolver of its own for the one
+    lookup (see :func:`livesite.net.resolve.resolve`).
 
     Raises:
-        ProbeError: dns, connect or tls, with a message naming the address.
+        ProbeError: dns, connect or tls, with a message naming the address (and, for a certificate
+            that failed verification, OpenSSL's ``verify_code``).
     """
     loop = asyncio.get_running_loop()
     t0 = _now()
     progress.phase = "resolve"
-    ip = await resolve_host(target.host, overrides, resolver)
+    ip = await resolve(target.host, overrides, resolver)
+    progress.address = ip
     t1 = _now()
     progress.resolve += t1 - t0
     progress.phase = "connect"
@@ -361,32 +374,37 @@ async def open_connection(
         raise ProbeError(
             FailureKind.connect, f"cannot connect to {ip}:{target.port}: {e.strerror or e}"
         ) from None
-    t2 = _now()
-    progress.connect += t2 - t1
+    # The kernel's figure where it has one; else up to connection_made. Either way, not up to now:
+    # the wait for this coroutine's turn on a busy loop is no part of the handshake.
+    handshake = handshake_seconds(transport)
+    progress.connect += handshake if handshake is not None else (protocol.connected_at or _now()) - t1
     cert: bytes | None = None
     if target.scheme == "https":
         progress.phase = "tls"
         assert ssl_context is not None
+        # From here, not from connection_made: the wait for this coroutine's turn is neither phase's.
+        t2 = _now()
         try:
             tls_transport = await loop.start_tls(
                 transport, protocol, ssl_context, server_hostname=server_name or target.host
             )
-        except (ssl.SSLError, ssl.CertificateError) as e:
-            transport.abort()
+        except BaseException as e:
+            # A failed (or cancelled) handshake's time is the tls phase's too, as blackbox counts it.
+            progress.tls += _now() - t2
+            transport.abort()  # on cancellation by the check's deadline too: never leak the socket
             protocol.release()
-            raise ProbeError(
-                FailureKind.tls, f"TLS handshake with {target.authority} failed: {_ssl_reason(e)}"
-            ) from None
-        except ConnectionError as e:
-            transport.abort()
-            protocol.release()
-            raise ProbeError(
-                FailureKind.tls, f"the connection closed during the TLS handshake: {e}"
-            ) from None
-        except BaseException:  # cancelled by the check's deadline: do not leak the socket
-            transport.abort()
-            protocol.release()
+            if isinstance(e, ssl.SSLError):  # SSLCertVerificationError (CertificateError) included
+                raise ProbeError(
+                    FailureKind.tls,
+                    f"TLS handshake with {target.authority} failed: {_ssl_reason(e)}",
+                    verify_code=e.verify_code if isinstance(e, ssl.SSLCertVerificationError) else None,
+                ) from None
+            if isinstance(e, ConnectionError):
+                raise ProbeError(
+                    FailureKind.tls, f"the connection closed during the TLS handshake: {e}"
+                ) from None
             raise
+        progress.tls += _now() - t2
         if tls_transport is None:
             transport.abort()
             protocol.release()
@@ -395,8 +413,7 @@ async def open_connection(
         protocol.transport = tls_transport
         ssl_object = transport.get_extra_info("ssl_object")
         cert = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        progress.tls += _now() - t2
-    return Connection(transport, protocol, cert, origin=(target.scheme, target.host, target.port))
+    return Connection(transport, protocol, cert, origin=(target.scheme, target.host, target.port), address=ip)
 
 
 def _ssl_reason(e: Exception) -> str:
@@ -426,7 +443,11 @@ def build_request(
 
 
 async def exchange(connection: Connection, request: bytes, progress: Progress, url: str) -> Response:
-    """Send one request on an open connection and read the whole response."""
+    """Send one request on an open connection and read the whole response.
+
+    Processing runs from writing the request to the first byte's arrival, transfer from there to the
+    response's end as the parser saw it: the wait for this coroutine to resume is in neither.
+    """
     protocol = connection.protocol
     protocol.expect_body = not request.startswith(b"HEAD ")
     protocol.waiting = True
@@ -436,7 +457,7 @@ async def exchange(connection: Connection, request: bytes, progress: Progress, u
     try:
         await protocol.done
     finally:
-        end = _now()
+        end = protocol.completed_at or _now()  # failed or cancelled: the response ends now
         first = protocol.first_byte_at or end
         progress.processing += first - sent
         progress.transfer += end - first
@@ -447,5 +468,6 @@ async def exchange(connection: Connection, request: bytes, progress: Progress, u
         headers=protocol.headers,
         body=body,
         url=url,
+        http_version=protocol.http_version,
         peer_cert_der=connection.cert,
     )

@@ -27,9 +27,12 @@ What a user of a trusted prober expects, and what this module does:
   any of this, by :func:`resolve`.
 
 The resolver is pluggable: anything with ``async lookup(host) -> Sequence[str]`` (:class:`Resolver`).
-Code that is not handed one uses the running loop's own :class:`SystemResolver`, or the one set for
-the current context with :func:`use_resolver` (how the test kit points checks at a name server that
-never answers, :class:`livesite.testing.dns.SilentNameServer`).
+It is a resource with a lifetime, not a module global: the checks' ``Resources`` owns one
+:class:`SystemResolver` that every check of a process shares (so single flight and the cache work
+across them) and closes it with the rest. :func:`resolve` is handed it; a caller without one gets a
+resolver for that one lookup. :func:`use_resolver` lets a test point every lookup in a block at
+another resolver (how the test kit points checks at a name server that never answers,
+:class:`livesite.testing.dns.SilentNameServer`).
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ import contextvars
 import socket
 import threading
 import time
-import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,6 +138,8 @@ class _Resolution:
                 return cached[1]
             del self._cache[name]
         task = self._in_flight.get(name)
+        if task is not None and task.get_loop() is not asyncio.get_running_loop():
+            task = None  # a lookup of a loop that stopped (a test's): it will never land here
         if task is None:
             if len(self._in_flight) >= self.max_pending:
                 raise ProbeError(
@@ -210,6 +214,7 @@ class _Threads:
         self._ready = threading.Condition()
         self.threads = 0
         self.idle = 0  # threads waiting for a job
+        self.closing = False  # no thread waits for more work: each ends once the jobs run out
 
     def submit(self, job: _Job) -> None:
         with self._ready:
@@ -226,6 +231,9 @@ class _Threads:
         while True:
             with self._ready:
                 while not self._jobs:
+                    if self.closing:
+                        self.threads -= 1
+                        return
                     self.idle += 1
                     woken = self._ready.wait(self.idle_seconds)
                     self.idle -= 1
@@ -234,6 +242,12 @@ class _Threads:
                         return
                 job = self._jobs.popleft()
             self._do(job)
+
+    def close(self) -> None:
+        """Idle threads end now, busy ones after their jobs (a job may still start a thread)."""
+        with self._ready:
+            self.closing = True
+            self._ready.notify_all()
 
     def _do(self, job: _Job) -> None:
         job.started = True
@@ -284,6 +298,14 @@ class SystemResolver(_Resolution):
         )
         self.threads = _Threads(max_threads, getaddrinfo, cache_seconds)
         self._jobs: dict[str, _Job] = {}
+
+    def close(self) -> None:
+        """End the resolver's idle threads now rather than after a minute idle.
+
+        A thread blocked in the C library ends when it returns (it is a daemon: it never holds up
+        exit). The resolver still answers afterwards, each lookup on a thread that then ends.
+        """
+        self.threads.close()
 
     async def _query(self, name: str) -> Answer:
         loop = asyncio.get_running_loop()
@@ -352,29 +374,15 @@ class NameServerResolver(_Resolution):
         raise ProbeError(FailureKind.dns, f"{name!r} has no address")
 
 
+# Set by use_resolver only (tests); production code hands its resolver to resolve() explicitly.
 _chosen: contextvars.ContextVar[Resolver | None] = contextvars.ContextVar("livesite_resolver", default=None)
-# One system resolver per event loop: its in-flight lookups are futures of that loop. Weak keys, so a
-# closed loop (a test's) takes its resolver with it.
-_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SystemResolver] = weakref.WeakKeyDictionary()
-
-
-def default_resolver() -> Resolver:
-    """The resolver set with :func:`use_resolver` in this context, else the running loop's own
-    :class:`SystemResolver` (shared by every check on the loop, so single flight and the cache work
-    across them)."""
-    chosen = _chosen.get()
-    if chosen is not None:
-        return chosen
-    loop = asyncio.get_running_loop()
-    resolver = _per_loop.get(loop)
-    if resolver is None:
-        resolver = _per_loop[loop] = SystemResolver()
-    return resolver
 
 
 @contextlib.contextmanager
 def use_resolver(resolver: Resolver) -> Iterator[Resolver]:
-    """Within the block (and in tasks started in it), lookups that are not handed a resolver use this one."""
+    """For tests: within the block (and in tasks started in it), every lookup :func:`resolve` makes
+    uses ``resolver``, whatever resolver it was handed. Zone overrides and names that need no
+    lookup are still answered first."""
     token = _chosen.set(resolver)
     try:
         yield resolver
@@ -386,7 +394,11 @@ async def resolve(
     host: str, overrides: Mapping[str, str] | None = None, resolver: Resolver | None = None
 ) -> str:
     """Host name → the one IP address to connect to: the zone's override first (as curl --resolve
-    does), then the resolver (:func:`default_resolver` unless one is given).
+    does), then ``resolver``.
+
+    Pass a long-lived resolver (the checks' ``Resources.resolver``): its cache and single flight
+    work across calls. Without one, a name that needs a lookup gets a :class:`SystemResolver` of its
+    own, closed after that one lookup.
 
     Raises:
         ProbeError: (``dns``) no address, or no answer in time.
@@ -395,5 +407,11 @@ async def resolve(
         return overrides[host]
     if is_ip(host):
         return host
-    addresses = await (resolver or default_resolver()).lookup(host)
-    return addresses[0]
+    resolver = _chosen.get() or resolver
+    if resolver is not None:
+        return (await resolver.lookup(host))[0]
+    one_off = SystemResolver(max_threads=1, cache_seconds=0)
+    try:
+        return (await one_off.lookup(host))[0]
+    finally:
+        one_off.close()

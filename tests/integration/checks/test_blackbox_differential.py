@@ -255,11 +255,6 @@ async def test_a_chunked_body_has_no_content_length_in_both(
     await compare(blackbox, http_module(), url, http_check(url))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: net/http1.py reads the status line's version but does not return it (Response has "
-    "no http_version), so livesite reports 1.1 for every answer",
-)
 async def test_an_http_1_0_answer_is_version_1_0_in_both(blackbox: BlackboxExporter) -> None:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -18,7 +19,6 @@ from livesite.net.resolve import (
     NameServerResolver,
     SystemResolver,
     answer_without_lookup,
-    default_resolver,
     resolve,
     use_resolver,
 )
@@ -187,15 +187,56 @@ async def test_a_zone_override_wins_over_any_lookup(lookups: Lookups) -> None:
     assert lookups.asked == ["shop.example"]
 
 
-async def test_checks_share_the_loops_resolver_unless_one_is_chosen_for_the_context(lookups: Lookups) -> None:
-    shared = default_resolver()
-    assert isinstance(shared, SystemResolver)
-    assert default_resolver() is shared
+async def test_a_resolver_chosen_for_a_context_answers_every_lookup_in_it(lookups: Lookups) -> None:
+    handed = SystemResolver(getaddrinfo=lambda host: ["10.9.9.9"])
     chosen = SystemResolver(getaddrinfo=lookups)
     with use_resolver(chosen):
-        assert default_resolver() is chosen
-        assert await asyncio.create_task(resolve("shop.example")) == "10.0.0.7"  # tasks inherit it
-    assert default_resolver() is shared
+        assert await resolve("shop.example", {}, handed) == "10.0.0.7"
+        assert (
+            await asyncio.create_task(resolve("shop.example", {}, handed)) == "10.0.0.7"
+        )  # tasks inherit it
+        assert (
+            await resolve("shop.test", {"shop.test": "127.0.0.9"}, handed) == "127.0.0.9"
+        )  # overrides first
+    assert await resolve("shop.example", {}, handed) == "10.9.9.9"
+
+
+async def test_names_that_need_no_lookup_need_no_resolver() -> None:
+    assert await resolve("10.1.2.3") == "10.1.2.3"
+    assert await resolve("localhost") == "127.0.0.1"
+    assert await resolve("shop.test", {"shop.test": "127.0.0.9"}) == "127.0.0.9"
+
+
+async def test_closing_a_resolver_ends_its_idle_threads_at_once(lookups: Lookups) -> None:
+    resolver = SystemResolver(getaddrinfo=lookups, max_threads=4)
+    await asyncio.gather(*(resolver.lookup(f"host-{i}.example") for i in range(4)))
+    assert resolver.threads.threads >= 1  # idle, waiting a minute for more work
+    resolver.close()
+    deadline = time.monotonic() + 10
+    while resolver.threads.threads and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)  # polled with a deadline: the threads end on their own schedule
+    assert resolver.threads.threads == 0
+    assert await resolver.lookup("after.example") == ("10.0.0.7", "10.0.0.8")  # still answers
+
+
+async def test_a_lookup_left_in_flight_by_a_stopped_loop_does_not_block_the_next_loop(
+    lookups: Lookups,
+) -> None:
+    resolver = SystemResolver(getaddrinfo=lookups, timeout_seconds=0.2)
+
+    def in_another_loop() -> None:
+        async def start() -> None:
+            asyncio.get_running_loop().create_task(resolver.lookup("dead-0.example"))
+            await asyncio.sleep(0)
+
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(start())
+        loop.close()  # the lookup's task never ends there
+
+    await asyncio.to_thread(in_another_loop)
+    assert resolver.in_flight == 1  # the stopped loop's lookup, which will never land
+    error = await failure_of(resolver, "dead-0.example")  # a lookup of its own, not a RuntimeError
+    assert error.message == "no answer for 'dead-0.example' from the system resolver within 0.2s"
 
 
 def test_names_that_need_no_lookup_are_recognised() -> None:
