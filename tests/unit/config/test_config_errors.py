@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from livesite.config import load, loads, yamlsource
 from livesite.config.files import CONFIG_MAX_BYTES, SECRET_MAX_BYTES
 from livesite.errors import ConfigError
+from livesite.testing.pki import Authority
 
 HERE = Path(__file__).parent
 BAD = sorted(p.name for p in (HERE / "bad").glob("*.yaml"))
@@ -174,3 +176,26 @@ def test_a_config_that_shares_an_anchor_among_many_checks_loads() -> None:
         + "".join(f"  - {{name: c{i}, url: /, zones: *eu}}\n" for i in range(1, 2000))
     )
     assert len(loads(text).checks) == 2000
+
+
+def test_an_encrypted_client_key_is_an_error_not_a_passphrase_prompt(tmp_path: Path) -> None:
+    # OpenSSL asks for the passphrase on the terminal when given none: a monitor would wait forever.
+    client = Authority.root(tmp_path).leaf("probe", client=True)
+    key = serialization.load_pem_private_key(client.key.read_bytes(), password=None)
+    client.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+    (tmp_path / "c.yaml").write_text(
+        "checks:\n  - name: mtls\n    url: https://shop.example.com/\n"
+        "    tls: {cert_file: probe.pem, key_file: probe.key}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path / "c.yaml", env={})
+    assert str(caught.value) == (
+        f"{tmp_path / 'c.yaml'}:4:22: check 'mtls': cert_file {tmp_path / 'probe.pem'} cannot be used: "
+        "the key is encrypted; livesite cannot ask for its passphrase"
+    )
