@@ -352,13 +352,15 @@ class StoreSettings(Model):
 
 
 def _shown(url: str) -> str:
-    """A store URL fit for a message: a password in it is ``****``."""
+    """A store URL fit for a message: a password in it is ``****``, and its query (which may hold
+    ``password=``) is left out."""
+    url, question, _ = url.partition("?")
     scheme, sep, rest = url.partition("://")
     authority, slash, tail = rest.partition("/")
     credentials, at, host = authority.rpartition("@")
     if at and ":" in credentials:
         authority = f"{credentials.split(':', 1)[0]}:****@{host}"
-    return f"{scheme}{sep}{authority}{slash}{tail}"[:200]
+    return f"{scheme}{sep}{authority}{slash}{tail}{'?…' if question else ''}"[:200]
 
 
 def store_url_problem(url: str) -> str | None:
