@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,9 @@ import pytest
 
 from livesite.checks import HttpCheck, Resources, RunContext, run_check
 from livesite.config import Zone
+from livesite.net.resolve import NameServerResolver
 from livesite.results import FailureKind, Result, Status
-from livesite.testing.servers import Nginx, Pki, free_port, make_pki
+from livesite.testing.servers import Dnsmasq, Nginx, Pki, free_port, make_pki
 from livesite.testing.target import TargetServer
 
 pytestmark = pytest.mark.integration
@@ -109,6 +113,36 @@ async def test_phases_include_the_tls_handshake_on_https(tls_nginx: Nginx, pki: 
     assert result.phases.connect > 0
     assert result.phases.tls > 0
     assert result.phases.processing > 0
+
+
+@pytest.mark.skipif(
+    not hasattr(socket, "TCP_INFO"), reason="the kernel's handshake time is read on Linux only"
+)
+async def test_phases_do_not_count_time_the_event_loop_was_busy_elsewhere(nginx: Nginx) -> None:
+    # Another probe's work holds the loop for 300 ms while the connection is being made. connect is
+    # the kernel's measure of the handshake, and processing starts when the request is written, so
+    # the 300 ms are in no phase. The margin is a thousand times a loopback exchange, so no machine
+    # is slow enough to make this flaky.
+    busy_seconds = 0.3
+
+    def hold_the_loop() -> None:
+        end = time.perf_counter() + busy_seconds
+        while time.perf_counter() < end:
+            pass
+
+    check = asyncio.ensure_future(probe(http(nginx.url("/"))))
+    asyncio.get_running_loop().call_soon(hold_the_loop)  # runs once the check waits for its connect
+    result = await check
+    assert result.status is Status.ok, result.reason()
+    assert result.duration_seconds >= busy_seconds
+    assert 0 < result.phases.connect < busy_seconds
+    assert 0 < result.phases.processing < busy_seconds
+    assert result.phases.transfer < busy_seconds
+
+
+async def test_the_http_version_of_the_answer_is_observed(target: TargetServer) -> None:
+    result = await probe(http(target.url("/json")))
+    assert result.http.http_version == "1.1"
 
 
 async def test_the_revision_is_read_from_the_x_version_header(target: TargetServer, nginx: Nginx) -> None:
@@ -323,6 +357,14 @@ async def test_an_untrusted_certificate_is_a_tls_error_that_says_why(tls_nginx: 
     assert tls_nginx.https_address in result.failure.message
 
 
+async def test_a_failed_handshake_is_timed_in_the_tls_phase(tls_nginx: Nginx) -> None:
+    result = await probe(http(tls_nginx.https_url("/")))
+    assert result.failure is not None and result.failure.kind is FailureKind.tls
+    assert result.phases.connect > 0
+    assert result.phases.tls > 0
+    assert result.phases.processing == 0
+
+
 async def test_a_certificate_for_another_name_is_a_tls_error(tls_nginx: Nginx, pki: Pki) -> None:
     spec = http(tls_nginx.https_url("/"), tls={"ca_file": str(pki.ca_cert), "server_name": "other.example"})
     result = await probe(spec)
@@ -420,6 +462,40 @@ async def test_a_connection_closed_mid_response_is_a_protocol_error(target: Targ
     result = await probe(http(target.url("/close-mid")))
     assert result.failure is not None and result.failure.kind is FailureKind.protocol
     assert result.failure.message == "the connection closed in the middle of the response"
+
+
+# ---------------------------------------------------------------------------------------------- names
+
+
+def resources_asking(dnsmasq: Dnsmasq) -> Resources:
+    """Resources whose resolver asks dnsmasq (shop.test → 127.0.0.1), not the system."""
+    return Resources(resolver=NameServerResolver([("127.0.0.1", dnsmasq.port)]))
+
+
+async def test_checks_look_names_up_with_the_resources_resolver(nginx: Nginx, dnsmasq: Dnsmasq) -> None:
+    ctx = RunContext(zone=Zone(name="local"), resources=resources_asking(dnsmasq))
+    result = await probe(http(f"http://shop.test:{nginx.port}/", "status == 200"), ctx)
+    assert result.status is Status.ok, result.reason()
+    assert result.phases.resolve > 0
+    assert result.http.ip_protocol == 4
+
+
+async def test_a_refused_connection_to_a_looked_up_name_still_exports_its_address_family(
+    dnsmasq: Dnsmasq,
+) -> None:
+    # As blackbox: the name resolved, so probe_ip_protocol is known though no connection was made.
+    ctx = RunContext(zone=Zone(name="local"), resources=resources_asking(dnsmasq))
+    result = await probe(http(f"http://shop.test:{free_port()}/"), ctx)
+    assert result.failure is not None and result.failure.kind is FailureKind.connect
+    assert result.http.status_code == 0
+    assert result.http.ip_protocol == 4
+
+
+async def test_a_name_that_does_not_resolve_exports_no_address_family(dnsmasq: Dnsmasq) -> None:
+    ctx = RunContext(zone=Zone(name="local"), resources=resources_asking(dnsmasq))
+    result = await probe(http("http://missing.test/"), ctx)
+    assert result.failure is not None and result.failure.kind is FailureKind.dns
+    assert result.http.ip_protocol == 0
 
 
 # ---------------------------------------------------------------------------------------------- budgets and reuse

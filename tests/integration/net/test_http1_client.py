@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+import time
 import weakref
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from livesite.net.errors import ProbeError
+from livesite.net.errors import CERT_HAS_EXPIRED, ProbeError
 from livesite.net.http1 import (
     Connection,
     Progress,
@@ -20,6 +23,8 @@ from livesite.net.http1 import (
 )
 from livesite.net.limits import Limits
 from livesite.results import FailureKind
+from livesite.testing.servers import make_pki
+from livesite.testing.target import TargetServer
 
 pytestmark = pytest.mark.integration
 
@@ -167,3 +172,82 @@ async def test_a_body_over_max_body_bytes_aborts_the_connection_at_once(canned: 
     assert caught.value.kind is FailureKind.http
     assert connection.transport.is_closing()
     assert connection.protocol.body_size <= 1000 + 256 * 1024  # at most one read past the limit
+
+
+async def test_the_response_says_which_http_version_answered(canned: Canned) -> None:
+    old = await fetch(await canned.url(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    assert (old.status, old.http_version) == (200, "1.0")
+    current = await fetch(await canned.url(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    assert current.http_version == "1.1"
+
+
+def hold_the_loop(seconds: float) -> None:
+    """Another probe's work: the event loop runs nothing else for ``seconds``."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def test_transfer_ends_with_the_response_not_when_the_awaiting_coroutine_resumes(
+    canned: Canned,
+) -> None:
+    # The loop is held for 300 ms between the response's end and the exchange resuming: a callback
+    # on the response's completion added before the exchange awaits it runs first. Neither phase
+    # may count it; the margin is a thousand times a loopback exchange, so no machine is too slow.
+    busy_seconds = 0.3
+    url = await canned.url(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    connection = await connect(url)
+    progress = Progress()
+    request = build_request("GET", Target.parse(url), [], None, keep_alive=False)
+    sending = asyncio.ensure_future(exchange(connection, request, progress, url))
+    connection.protocol.done.add_done_callback(lambda _: hold_the_loop(busy_seconds))
+    t0 = time.perf_counter()
+    response = await sending
+    connection.close()
+    assert response.body == b"ok"
+    assert time.perf_counter() - t0 >= busy_seconds
+    assert 0 < progress.processing < busy_seconds
+    assert 0 <= progress.transfer < busy_seconds
+
+
+async def test_a_failed_handshake_is_timed_in_tls_and_carries_openssls_verify_code(tmp_path: Path) -> None:
+    expired = make_pki(tmp_path, days=-1)
+    async with TargetServer(ssl_context=expired.server_context()) as server:
+        progress = Progress()
+        with pytest.raises(ProbeError) as caught:
+            await open_connection(
+                Target.parse(server.url("/")),
+                progress=progress,
+                overrides={},
+                ssl_context=ssl.create_default_context(cafile=expired.ca_cert),
+                server_name=None,
+                max_body_bytes=1000,
+            )
+    assert caught.value.kind is FailureKind.tls
+    assert caught.value.verify_code == CERT_HAS_EXPIRED
+    assert caught.value.message.endswith("certificate has expired")
+    assert progress.tls > 0
+    assert progress.address == "127.0.0.1"  # known even though no connection came of it
+
+
+async def test_a_handshake_with_a_server_that_speaks_no_tls_is_timed_in_tls_without_a_verify_code() -> None:
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")  # to a ClientHello
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(plain, "127.0.0.1", 0)
+    async with server:
+        progress = Progress()
+        with pytest.raises(ProbeError) as caught:
+            await open_connection(
+                Target.parse(f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/"),
+                progress=progress,
+                overrides={},
+                ssl_context=ssl.create_default_context(),
+                server_name=None,
+                max_body_bytes=1000,
+            )
+    assert caught.value.kind is FailureKind.tls
+    assert caught.value.verify_code is None
+    assert progress.tls > 0
