@@ -71,6 +71,12 @@ def _validate(source: Source, base_dir: Path, kinds: Kinds) -> Config:
         raise ConfigError.at(
             source.position(()), "a config file must be a mapping", hint="start with 'checks:' or 'zones:'"
         )
+    if "base_dir" in source.data:  # a field of Config, but set by the loader, never by a file
+        raise ConfigError.at(
+            source.position(("base_dir",), key=True),
+            "unknown key 'base_dir' at base_dir",
+            hint="remove it: relative paths start at the config's own folder",
+        )
     model = config_model(list(kinds.values()))
     try:
         config = model.model_validate(source.data, context={"base_dir": base_dir})
@@ -78,8 +84,12 @@ def _validate(source: Source, base_dir: Path, kinds: Kinds) -> Config:
         details = _without_sibling_branches(e.errors(include_url=False), model)
         errors = [_translate(err, source, model, kinds) for err in details]
         raise ConfigErrors(_unique(errors)) from None
+    by_check: dict[object, list[str]] = {}
+    for path, values in source.substituted.items():  # one pass: a check per ${VAR} would be quadratic
+        if len(path) >= 2 and path[0] == "checks":
+            by_check.setdefault(path[1], []).extend(values)
     for i, check in enumerate(config.checks):
-        check.with_substituted(source.substituted_under(("checks", i)))
+        check.with_substituted(by_check.get(i, ()))
     return config
 
 
@@ -180,7 +190,7 @@ def _keys_of(found: list[object]) -> list[str]:
     for t in found:
         for m in _members(t):
             if _is_model(m):
-                keys.update(info.alias or name for name, info in m.model_fields.items())
+                keys.update(info.alias or name for name, info in m.model_fields.items() if not info.exclude)
                 keys.update(getattr(m, "FILE_KEYS", ()))
     return sorted(keys)
 
