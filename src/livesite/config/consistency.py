@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from livesite.config.models import (
     header_value,
     http_url_problem,
 )
-from livesite.config.types import format_duration, parse_host_port
+from livesite.config.types import format_duration, is_host_name, parse_host_port
 from livesite.config.yamlsource import Path_, Source
 from livesite.errors import ConfigError
 
@@ -100,6 +101,25 @@ def _check_problems(
         except ValueError as e:
             message, _, hint = str(e).partition(" (hint: ")
             yield ("nameserver",), f"check {name!r}: {message}", hint.removesuffix(")") or None
+    tls = getattr(check, "tls", None)
+    names: list[tuple[Path_, object]] = [
+        (("server_name",), getattr(check, "server_name", None)),
+        (("tls", "server_name"), tls.server_name if isinstance(tls, TlsSettings) else None),
+    ]
+    for at_name, server_name in names:
+        if isinstance(server_name, str) and not is_host_name(server_name):
+            yield (
+                at_name,
+                f"check {name!r}: server_name {server_name[:80]!r} is not a host name",
+                "the name the server's certificate is for, e.g. shop.example.com",
+            )
+    json_body = getattr(check, "json_body", None)
+    if json_body is not None and not _finite(json_body):
+        yield (
+            ("json",),
+            f"check {name!r}: json holds NaN or Infinity, which JSON cannot carry",
+            "write a number, or quote it to send text",
+        )
     headers = getattr(check, "headers", None)
     if isinstance(headers, dict):
         for key, value in headers.items():
@@ -111,13 +131,23 @@ def _check_problems(
     interval = check.interval or defaults.interval
     jitter = check.jitter if check.jitter is not None else defaults.jitter
     if jitter >= interval:
-        field = "jitter" if check.jitter is not None else "interval"
         yield (
-            (field,),
+            ("jitter",) if check.jitter is not None else ("interval",),
             f"check {name!r}: jitter {format_duration(jitter)} is not shorter than its interval "
             f"{format_duration(interval)}, so runs would be skipped",
             "keep jitter a small part of the interval, e.g. a tenth",
         )
+
+
+def _finite(value: object) -> bool:
+    """No NaN or infinity anywhere in a JSON value (the loader bounds its depth)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _is_ip(text: str) -> bool:

@@ -153,6 +153,11 @@ def parse_host_port(text: str, what: str, *, default_port: int | None = None) ->
     return host, int(port_text)
 
 
+def is_host_name(text: str) -> bool:
+    """A DNS name (letters, digits, ``-`` and ``_`` in labels of at most 63) or an IP address."""
+    return bool(_HOSTNAME_RE.match(text)) or _is_ip(text, 4) or _is_ip(text, 6)
+
+
 def _is_ip(text: str, version: int) -> bool:
     try:
         return ipaddress.ip_address(text).version == version

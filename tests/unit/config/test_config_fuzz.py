@@ -11,6 +11,7 @@ Bounded for ``make test``: about 1,500 examples in all, well under a minute on o
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -254,6 +255,7 @@ def _runs(config: Config) -> None:
     for check in config.checks:
         check.rules()
         check.secrets()
+        json.dumps(getattr(check, "json_body", None), allow_nan=False)  # a body that can be sent
     config.model_dump_json()
 
 
