@@ -15,17 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from livesite.config.files import PEM_MAX_BYTES, check_regular
-from livesite.config.models import (
-    CheckBase,
-    Config,
-    Defaults,
-    TlsSettings,
-    Zone,
+from livesite.config.models import CheckBase, Config, Defaults, TlsSettings, Zone
+from livesite.config.types import (
+    format_duration,
     header_name,
     header_value,
     http_url_problem,
+    is_host_name,
+    parse_host_port,
 )
-from livesite.config.types import format_duration, is_host_name, parse_host_port
 from livesite.config.yamlsource import Path_, Source
 from livesite.errors import ConfigError
 

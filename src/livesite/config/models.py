@@ -6,11 +6,9 @@ Every model forbids unknown keys, so a typo is an error with file:line, never a 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union, get_args
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -34,32 +32,15 @@ from livesite.config.types import (
     Retention,
     RetryDelay,
     Timeout,
+    header_name,
+    header_value,
+    http_url_problem,
     parse_host_port,
+    store_url_problem,
 )
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=120)]
-# An HTTP header name (RFC 9110 token): anything else cannot be sent.
-_TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-# Characters that cannot go into a header value or a request line: they would end it early.
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_THRESHOLD = 1000
-
-
-def header_name(name: str, what: str) -> str:
-    """``name`` if it can be sent as an HTTP header name, else a ValueError naming ``what``."""
-    if not _TOKEN_RE.match(name):
-        raise ValueError(f"{what} {name[:60]!r} is not a valid HTTP header name (letters, digits, - and _)")
-    return name
-
-
-def header_value(value: str, what: str) -> str:
-    """``value`` if it holds no line break or other control character (a tab is allowed)."""
-    m = _CONTROL_RE.search(value.replace("\t", " "))
-    if m:
-        raise ValueError(
-            f"{what} holds the control character {m.group()!r}, which cannot be sent in a header"
-        )
-    return value
 
 
 class Model(BaseModel):
@@ -103,24 +84,6 @@ class Zone(Model):
                     "(hint: like curl --resolve: {shop.example.com: 10.0.0.7})"
                 ) from None
         return v
-
-
-def http_url_problem(url: str) -> tuple[str, str] | None:
-    """What keeps ``url`` from being an absolute http(s) URL livesite can request, and how to fix it;
-    None if nothing does."""
-    example = "write an absolute URL, e.g. https://shop.example.com/path"
-    if _CONTROL_RE.search(url) or " " in url:
-        return "holds a space or a control character", "percent-encode it, e.g. %20"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "has a port that is not a number from 1 to 65535", example
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "is not an absolute http(s) URL", example
-    if port == 0:
-        return "has port 0", example
-    return None
 
 
 class RetrySpec(Model):
@@ -349,46 +312,6 @@ class StoreSettings(Model):
                 "as soon as they are made (hint: keep aggregates longer, e.g. 90d)"
             )
         return self
-
-
-def _shown(url: str) -> str:
-    """A store URL fit for a message: a password in it is ``****``, and its query (which may hold
-    ``password=``) is left out."""
-    url, question, _ = url.partition("?")
-    scheme, sep, rest = url.partition("://")
-    authority, slash, tail = rest.partition("/")
-    credentials, at, host = authority.rpartition("@")
-    if at and ":" in credentials:
-        authority = f"{credentials.split(':', 1)[0]}:****@{host}"
-    return f"{scheme}{sep}{authority}{slash}{tail}{'?…' if question else ''}"[:200]
-
-
-def store_url_problem(url: str) -> str | None:
-    """What keeps ``url`` from naming a store livesite can open, or None (the rules of ``open_store``)."""
-    shown = _shown(url)
-    if url.startswith("sqlite://"):
-        rest = url[len("sqlite://") :]
-        if not rest.startswith("/") or rest == "/":
-            return (
-                f"cannot read the SQLite path in store url {shown!r} "
-                "(hint: write sqlite:///relative/results.db or sqlite:////absolute/results.db)"
-            )
-        if "\0" in rest:
-            return "a SQLite path cannot hold a NUL character"
-        return None
-    if url.startswith(("postgresql://", "postgres://")):
-        hint = "(hint: write postgresql://user@host:5432/db, or leave the port out for 5432)"
-        try:
-            port = urlsplit(url).port
-        except ValueError:
-            return f"the port in store url {shown!r} is not a number from 1 to 65535 {hint}"
-        if port == 0:
-            return f"port 0 in store url {shown!r} {hint}"
-        return None
-    return (
-        f"unknown store url scheme in {shown[:60]!r} "
-        "(hint: use sqlite:///results.db for a local file or postgresql://user@host:5432/db)"
-    )
 
 
 MAX_CONCURRENCY = 10_000  # each run in flight holds a socket: mind the monitor's open-file limit

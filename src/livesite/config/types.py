@@ -1,7 +1,8 @@
-"""Small value types shared by the config models: durations, addresses and parsed assertions.
+"""Small value types and value checks shared by the config models: durations, addresses, URLs,
+header names and values, parsed assertions.
 
-Each type refuses, at load, every value that would break at run time: a duration is finite and in
-its field's range, an address has a port from 1 to 65535, an assertion parses.
+Each refuses, at load, a value that would break at run time: a duration is finite and in its
+field's range, an address or URL has a port from 1 to 65535, a header can be sent, an assertion parses.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
@@ -197,3 +199,84 @@ BudgetRule = Annotated[
     PlainSerializer(lambda a: a.expr, return_type=str),
     WithJsonSchema({"type": "string", "examples": ["latency < 300ms"]}),
 ]
+
+
+# An HTTP header name (RFC 9110 token): anything else cannot be sent.
+_TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Characters that cannot go into a header value or a request line: they would end it early.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_name(name: str, what: str) -> str:
+    """``name`` if it can be sent as an HTTP header name, else a ValueError naming ``what``."""
+    if not _TOKEN_RE.match(name):
+        raise ValueError(f"{what} {name[:60]!r} is not a valid HTTP header name (letters, digits, - and _)")
+    return name
+
+
+def header_value(value: str, what: str) -> str:
+    """``value`` if it holds no line break or other control character (a tab is allowed)."""
+    m = _CONTROL_RE.search(value.replace("\t", " "))
+    if m:
+        raise ValueError(
+            f"{what} holds the control character {m.group()!r}, which cannot be sent in a header"
+        )
+    return value
+
+
+def http_url_problem(url: str) -> tuple[str, str] | None:
+    """What keeps ``url`` from being an absolute http(s) URL livesite can request, and how to fix it;
+    None if nothing does."""
+    example = "write an absolute URL, e.g. https://shop.example.com/path"
+    if _CONTROL_RE.search(url) or " " in url:
+        return "holds a space or a control character", "percent-encode it, e.g. %20"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "has a port that is not a number from 1 to 65535", example
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an absolute http(s) URL", example
+    if port == 0:
+        return "has port 0", example
+    return None
+
+
+def _shown(url: str) -> str:
+    """A store URL fit for a message: a password in it is ``****``, and its query (which may hold
+    ``password=``) is left out."""
+    url, question, _ = url.partition("?")
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    credentials, at, host = authority.rpartition("@")
+    if at and ":" in credentials:
+        authority = f"{credentials.split(':', 1)[0]}:****@{host}"
+    return f"{scheme}{sep}{authority}{slash}{tail}{'?…' if question else ''}"[:200]
+
+
+def store_url_problem(url: str) -> str | None:
+    """What keeps ``url`` from naming a store livesite can open, or None (the rules of ``open_store``)."""
+    shown = _shown(url)
+    if url.startswith("sqlite://"):
+        rest = url[len("sqlite://") :]
+        if not rest.startswith("/") or rest == "/":
+            return (
+                f"cannot read the SQLite path in store url {shown!r} "
+                "(hint: write sqlite:///relative/results.db or sqlite:////absolute/results.db)"
+            )
+        if "\0" in rest:
+            return "a SQLite path cannot hold a NUL character"
+        return None
+    if url.startswith(("postgresql://", "postgres://")):
+        hint = "(hint: write postgresql://user@host:5432/db, or leave the port out for 5432)"
+        try:
+            port = urlsplit(url).port
+        except ValueError:
+            return f"the port in store url {shown!r} is not a number from 1 to 65535 {hint}"
+        if port == 0:
+            return f"port 0 in store url {shown!r} {hint}"
+        return None
+    return (
+        f"unknown store url scheme in {shown[:60]!r} "
+        "(hint: use sqlite:///results.db for a local file or postgresql://user@host:5432/db)"
+    )
