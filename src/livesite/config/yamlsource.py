@@ -124,7 +124,10 @@ def parse_source(text: str, file: str, env: Mapping[str, str]) -> Source:
     if len(text) > CONFIG_MAX_BYTES:
         raise ConfigError(f"the config is larger than {CONFIG_MAX_BYTES // 2**20} MiB", file=file)
     _refuse_forbidden_characters(text, file)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the pure-Python reader checks characters here (the scan above did)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {_problem(e)}", file=file) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
