@@ -105,7 +105,9 @@ def build(
     status, assertion_failure = decide(outcomes)
     if failure is not None:
         status = status_for(failure)
-        failure = Failure(kind=failure.kind, message=redactor.text(failure.message, MESSAGE_LIMIT), step=failure.step)
+        failure = Failure(
+            kind=failure.kind, message=redactor.text(failure.message, MESSAGE_LIMIT), step=failure.step
+        )
     return Result(
         check=spec.name,
         kind=spec.kind,
@@ -137,7 +139,9 @@ def _redact_observation(observation: KindObservation | None, redactor: Redactor)
 def _redact_step(step: StepResult, redactor: Redactor) -> StepResult:
     failure = step.failure
     if failure is not None:
-        failure = Failure(kind=failure.kind, message=redactor.text(failure.message, MESSAGE_LIMIT), step=failure.step)
+        failure = Failure(
+            kind=failure.kind, message=redactor.text(failure.message, MESSAGE_LIMIT), step=failure.step
+        )
     outcomes = [
         o if o.observed is None else o.model_copy(update={"observed": redactor.text(o.observed, SHOWN)})
         for o in step.assertions
