@@ -28,10 +28,20 @@ def handshake_seconds(transport: asyncio.BaseTransport) -> float | None:
     sock = transport.get_extra_info("socket")
     if _TCP_INFO is None or sock is None:
         return None
+    # Read through a bare C socket object on the transport's descriptor, detached at once: uvloop's
+    # socket stand-in builds a full Python socket per call (and asking it for its family builds an
+    # enum), which cost 2 µs more per probe. getsockopt acts on the descriptor alone; the family
+    # given only shapes address handling, which this object never does.
+    fd = sock.fileno()
+    if fd < 0:
+        return None  # closed already
+    raw = socket.SocketType(socket.AF_INET, socket.SOCK_STREAM, 0, fd)
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_BYTES)
+        info = raw.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_BYTES)
     except OSError:
         return None
+    finally:
+        raw.detach()  # the descriptor stays the transport's: this object must never close it
     if len(info) < _TCP_INFO_BYTES:
         return None
     rtt_us, retransmitted = _FIELDS.unpack_from(info)
