@@ -381,8 +381,8 @@ _chosen: contextvars.ContextVar[Resolver | None] = contextvars.ContextVar("lives
 @contextlib.contextmanager
 def use_resolver(resolver: Resolver) -> Iterator[Resolver]:
     """For tests: within the block (and in tasks started in it), every lookup :func:`resolve` makes
-    uses ``resolver``, whatever resolver it was handed. Zone overrides and names that need no
-    lookup are still answered first."""
+    uses ``resolver``, whatever resolver it was handed (zone overrides and IP literals are still
+    answered first, without it)."""
     token = _chosen.set(resolver)
     try:
         yield resolver
