@@ -17,14 +17,11 @@ from pathlib import Path
 import yaml
 
 from livesite.config import load
-from livesite.config.yamlsource import interpolate
+from livesite.config.yamlsource import interpolate, read_config
 from livesite.errors import ConfigError, Position
 from livesite.store import sqlite_path
 
 DEFAULT_URL = "sqlite:///livesite.db"
-# A config holding only checks is rarely past a few megabytes; the cap keeps a wrong path such as
-# /dev/zero from filling memory.
-_MAX_CONFIG_BYTES = 64 * 1024 * 1024
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -59,7 +56,7 @@ def from_config(config: Path) -> tuple[str, Path]:
 
 
 def _store_url(file: Path) -> str | None:
-    text = _read(file)
+    text = read_config(file)  # the loader's rules: a regular file, capped, UTF-8
     try:
         # compose() builds the node graph without expanding aliases, so a file full of them costs
         # nothing here; only the store mapping is looked at.
@@ -99,21 +96,3 @@ def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
         ):
             return value_node
     return None
-
-
-def _read(file: Path) -> str:
-    try:
-        if not file.exists():
-            raise ConfigError(f"config file not found: {file}", file=str(file), hint="check the path")
-        if not file.is_file():
-            raise ConfigError(f"config path is not a regular file: {file}", file=str(file))
-        with file.open("rb") as f:
-            data = f.read(_MAX_CONFIG_BYTES + 1)
-    except OSError as e:
-        raise ConfigError(f"cannot read config file: {e.strerror}", file=str(file)) from None
-    if len(data) > _MAX_CONFIG_BYTES:
-        raise ConfigError(f"config file is larger than {_MAX_CONFIG_BYTES // 2**20} MiB", file=str(file))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"config file is not UTF-8 (byte {e.start})", file=str(file)) from None
