@@ -277,64 +277,71 @@ async def _expired(spec: HttpCheck, ctx: RunContext, url: str) -> ProbeError:
 
 async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     assert isinstance(spec, HttpCheck)
-    key = f"http\0{ctx.zone.name}\0{ctx.identity.key}"
-    first = ctx.resources.memo(spec, key, lambda: _prepare(spec, ctx))
-    url, body, headers, method = first.url, first.body, first.headers, spec.method
-    ctx.target = url
     chain: list[str] = []
-    seen = {url}
-    # What blackbox exports when no answer comes: no length, and the first target's address family.
-    family = first.ip_protocol
-    ctx.observation = HttpObservation(content_length=0, ip_protocol=family)
-    while True:
-        prepared = (first.target, first.request) if not chain else None
-        try:
-            got = await _fetch(spec, ctx, url, method, body, headers, prepared)
-        except BaseException as e:  # a ProbeError, or the deadline's cancellation
-            if not family and ctx.progress.address:
-                # A name the resolver answered before the connection failed: its address family
-                # is what blackbox exports then, as for an address known without a lookup.
-                family = ip_protocol_of(ctx.progress.address)
-                ctx.observation = HttpObservation(content_length=0, redirects=list(chain), ip_protocol=family)
-            if isinstance(e, ProbeError) and e.verify_code == CERT_HAS_EXPIRED:
-                raise await _expired(spec, ctx, url) from None
-            raise
-        if not chain:
-            family = family or got.ip_protocol  # the first target's, as blackbox exports it
-        response = got.response
-        location = response.header_map().get("location")
-        if not (spec.follow_redirects and response.status in _REDIRECTS and location):
-            break
-        next_url = urljoin(url, location)
-        chain.append(next_url)
-        # Where the redirects led so far, kept if a later hop gets no answer.
+    family = 0  # the first target's address family, once known
+    try:
+        key = f"http\0{ctx.zone.name}\0{ctx.identity.key}"
+        first = ctx.resources.memo(spec, key, lambda: _prepare(spec, ctx))
+        family = first.ip_protocol
+        url, body, headers, method = first.url, first.body, first.headers, spec.method
+        ctx.target = url
+        seen = {url}
+        while True:
+            prepared = (first.target, first.request) if not chain else None
+            try:
+                got = await _fetch(spec, ctx, url, method, body, headers, prepared)
+            except ProbeError as e:
+                if e.verify_code == CERT_HAS_EXPIRED:
+                    raise await _expired(spec, ctx, url) from None
+                raise
+            if not chain:
+                family = got.ip_protocol
+            response = got.response
+            answer = response.header_map()
+            location = answer.get("location")
+            if not (spec.follow_redirects and response.status in _REDIRECTS and location):
+                break
+            next_url = urljoin(url, location)
+            chain.append(next_url)
+            failure = None
+            if next_url in seen:
+                failure = Failure(kind=FailureKind.http, message=f"redirect loop: {' → '.join(chain)}")
+            elif len(chain) > spec.max_redirects:
+                failure = Failure(kind=FailureKind.http, message=f"more than {spec.max_redirects} redirects")
+            elif urlsplit(next_url).scheme not in ("http", "https"):
+                failure = Failure(kind=FailureKind.http, message=f"redirect to a non-http URL: {next_url}")
+            if failure is not None:
+                return _seen(spec, ctx, got, answer, chain, failure)
+            if _leaves_origin(url, next_url):
+                # As curl and requests do: credentials are for the host they were written for.
+                headers = [h for h in headers if h[0].lower() not in _CREDENTIAL_HEADERS]
+            if response.status == 303 or (response.status in (301, 302) and method not in ("GET", "HEAD")):
+                method, body = "GET", None
+                headers = [h for h in headers if h[0].lower() not in ("content-type", "content-length")]
+            seen.add(next_url)
+            url = next_url
+            ctx.target = url  # where the redirects led
+        return _seen(spec, ctx, got, answer, chain, None)
+    except BaseException:  # a ProbeError, or the deadline's cancellation
+        # What blackbox exports when no answer came: no length, where the redirects led so far, and
+        # the first target's address family, known once its name resolved (net/ notes the address)
+        # even if the connection then failed. Built here, not up front: most runs never need it.
+        if not family and ctx.progress.address:
+            family = ip_protocol_of(ctx.progress.address)
         ctx.observation = HttpObservation(content_length=0, redirects=list(chain), ip_protocol=family)
-        failure = None
-        if next_url in seen:
-            failure = Failure(kind=FailureKind.http, message=f"redirect loop: {' → '.join(chain)}")
-        elif len(chain) > spec.max_redirects:
-            failure = Failure(kind=FailureKind.http, message=f"more than {spec.max_redirects} redirects")
-        elif urlsplit(next_url).scheme not in ("http", "https"):
-            failure = Failure(kind=FailureKind.http, message=f"redirect to a non-http URL: {next_url}")
-        if failure is not None:
-            return _seen(spec, ctx, got, chain, failure)
-        if _leaves_origin(url, next_url):
-            # As curl and requests do: credentials are for the host they were written for.
-            headers = [h for h in headers if h[0].lower() not in _CREDENTIAL_HEADERS]
-        if response.status == 303 or (response.status in (301, 302) and method not in ("GET", "HEAD")):
-            method, body = "GET", None
-            headers = [h for h in headers if h[0].lower() not in ("content-type", "content-length")]
-        seen.add(next_url)
-        url = next_url
-        ctx.target = url  # where the redirects led
-    return _seen(spec, ctx, got, chain, None)
+        raise
 
 
 def _seen(
-    spec: HttpCheck, ctx: RunContext, got: _Exchange, chain: list[str], failure: Failure | None
+    spec: HttpCheck,
+    ctx: RunContext,
+    got: _Exchange,
+    headers: dict[str, str],
+    chain: list[str],
+    failure: Failure | None,
 ) -> Seen:
+    """What a check saw in the last answer; ``headers`` is its ``header_map()``."""
     response = got.response
-    headers = response.header_map()
     tls = tls_info(got.tls, ctx.resources) if got.tls is not None else None  # type: ignore[arg-type]
     expiry = tls.earliest_expiry if tls is not None else None
     length = headers.get("content-length", "")
