@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from livesite.checks.context import RunContext
 from livesite.config.models import Zone
+from livesite.config.types import parse_host_port
 from livesite.net.errors import ProbeError
 from livesite.net.resolve import resolve
 from livesite.results import FailureKind
@@ -19,13 +20,11 @@ def host_port(address: str | None, zone: Zone, default_port: int) -> tuple[str, 
         parts = urlsplit(zone.base_url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         return parts.hostname or "", port
-    host, sep, port_text = address.rpartition(":")
-    if not sep:
-        return address, default_port
     try:
-        return host.strip("[]"), int(port_text)
-    except ValueError:
-        raise ProbeError(FailureKind.connect, f"bad port in address {address!r}") from None
+        # The config's own rule, so a run reads an address exactly as validation did ([::1]:443).
+        return parse_host_port(address, "address", default_port=default_port)
+    except ValueError as e:
+        raise ProbeError(FailureKind.connect, str(e)) from None
 
 
 async def resolved(ctx: RunContext, address: str | None, default_port: int) -> tuple[str, str, int]:

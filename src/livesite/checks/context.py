@@ -64,6 +64,10 @@ class Identity:
 ANONYMOUS = Identity()
 
 
+def _no_password() -> str:
+    raise ValueError("the client key is encrypted; livesite needs an unencrypted key file")
+
+
 class Resources:
     """Long-lived things shared by every run: TLS contexts (costly to build), kept-alive connections
     and the resolver.
@@ -93,7 +97,11 @@ class Resources:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             if tls.cert_file is not None:
-                context.load_cert_chain(self._path(tls.cert_file) or "", self._path(tls.key_file))
+                # A password callback that refuses: without one, an encrypted key makes OpenSSL
+                # prompt on the terminal, and a monitor would hang there.
+                context.load_cert_chain(
+                    self._path(tls.cert_file) or "", self._path(tls.key_file), password=_no_password
+                )
             self._ssl[key] = context
         return context
 

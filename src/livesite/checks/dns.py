@@ -20,10 +20,11 @@ import dns.asyncresolver
 import dns.exception
 import dns.inet
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rdatatype
 from dns._asyncbackend import DatagramSocket, StreamSocket
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from livesite.assertions import Assertion, Observation, parse
 from livesite.checks.context import RunContext
@@ -47,10 +48,31 @@ class DnsCheck(CheckBase):
         description="answer codes that pass when no assertion names rcode",
     )
 
+    @field_validator("query")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        try:
+            dns.name.from_text(v)
+        except dns.exception.DNSException as e:
+            raise ValueError(f"query {v[:80]!r} is not a DNS name: {e}") from None
+        return v
+
+    @field_validator("valid_rcodes")
+    @classmethod
+    def _rcodes(cls, v: list[str]) -> list[str]:
+        for code in v:
+            try:
+                dns.rcode.from_text(code)
+            except dns.rcode.UnknownRcode:
+                raise ValueError(
+                    f"{code!r} is not a DNS answer code (hint: NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...)"
+                ) from None
+        return [c.upper() for c in v]
+
     def implied(self) -> list[Assertion]:
         if any(rule.subject.name == "rcode" for rule in self.assertions):
             return []
-        codes = ", ".join(f'"{c.upper()}"' for c in self.valid_rcodes)
+        codes = ", ".join(f'"{c}"' for c in self.valid_rcodes)
         return [parse(f"rcode in [{codes}]")]
 
 

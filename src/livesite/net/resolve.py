@@ -30,21 +30,20 @@ The resolver is pluggable: anything with ``async lookup(host) -> Sequence[str]``
 It is a resource with a lifetime, not a module global: the checks' ``Resources`` owns one
 :class:`SystemResolver` that every check of a process shares (so single flight and the cache work
 across them) and closes it with the rest. :func:`resolve` is handed it; a caller without one gets a
-resolver for that one lookup. :func:`use_resolver` lets a test point every lookup in a block at
-another resolver (how the test kit points checks at a name server that never answers,
-:class:`livesite.testing.dns.SilentNameServer`).
+resolver for that one lookup. A test points checks at another resolver through their resources
+(``Resources(resolver=...)``), as the test kit does with a name server that never answers
+(:class:`livesite.testing.dns.SilentNameServer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import socket
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -374,22 +373,6 @@ class NameServerResolver(_Resolution):
         raise ProbeError(FailureKind.dns, f"{name!r} has no address")
 
 
-# Set by use_resolver only (tests); production code hands its resolver to resolve() explicitly.
-_chosen: contextvars.ContextVar[Resolver | None] = contextvars.ContextVar("livesite_resolver", default=None)
-
-
-@contextlib.contextmanager
-def use_resolver(resolver: Resolver) -> Iterator[Resolver]:
-    """For tests: within the block (and in tasks started in it), every lookup :func:`resolve` makes
-    uses ``resolver``, whatever resolver it was handed (zone overrides and IP literals are still
-    answered first, without it)."""
-    token = _chosen.set(resolver)
-    try:
-        yield resolver
-    finally:
-        _chosen.reset(token)
-
-
 async def resolve(
     host: str, overrides: Mapping[str, str] | None = None, resolver: Resolver | None = None
 ) -> str:
@@ -407,7 +390,6 @@ async def resolve(
         return overrides[host]
     if is_ip(host):
         return host
-    resolver = _chosen.get() or resolver
     if resolver is not None:
         return (await resolver.lookup(host))[0]
     one_off = SystemResolver(max_threads=1, cache_seconds=0)

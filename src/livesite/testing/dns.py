@@ -6,8 +6,8 @@ every query and answers none (the port is bound, so no "port unreachable" comes 
 
     with SilentNameServer() as silent:
         resolver = silent.resolver(timeout_seconds=5)   # a livesite NameServerResolver asking it
-        with use_resolver(resolver):                     # livesite.net.resolve
-            ...                                          # every lookup in here hangs until its timeout
+        ctx = RunContext(zone=zone, resources=Resources(resolver=resolver))
+        ...                                              # every lookup of ctx hangs until its timeout
 
 To make the *system* resolver (getaddrinfo, as ``livesite`` uses by default) hang, a process needs a
 ``resolv.conf`` naming the silent server, which listens on port 53 then (root only):

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from livesite import loads
-from livesite.checks import RunContext, run_check
-from livesite.net.resolve import use_resolver
+from livesite.checks import Resources, RunContext, run_check
+from livesite.net.resolve import Resolver
 from livesite.results import FailureKind, Result, Status
 from livesite.testing.dns import SilentNameServer
 from livesite.testing.hostile import gzip_bomb_bytes
@@ -36,19 +36,22 @@ def hostile() -> Iterator[TargetServer]:
         yield server
 
 
-async def probe(url: str, **fields: Any) -> tuple[Result, float]:
+async def probe(url: str, resolver: Resolver | None = None, **fields: Any) -> tuple[Result, float]:
     """Run one http check on ``url``; its Result and the wall time it took, measured here."""
-    return await run({"kind": "http", "url": url, **fields})
+    return await run({"kind": "http", "url": url, **fields}, resolver)
 
 
-async def run(check: dict[str, Any]) -> tuple[Result, float]:
-    """Run one check of any kind; its Result and the wall time it took, measured here."""
+async def run(check: dict[str, Any], resolver: Resolver | None = None) -> tuple[Result, float]:
+    """Run one check of any kind (looking names up with ``resolver``, when given); its Result and
+    the wall time it took, measured here."""
     doc = {
         "zones": [{"name": "local"}],
         "checks": [{"name": "hostile", "timeout": f"{TIMEOUT_SECONDS}s", **check}],
     }
     config = loads(json.dumps(doc))  # JSON is YAML
-    ctx = RunContext(zone=config.zone("local"), defaults=config.defaults)
+    ctx = RunContext(
+        zone=config.zone("local"), defaults=config.defaults, resources=Resources(resolver=resolver)
+    )
     t0 = time.perf_counter()
     result = await run_check(config.checks[0], ctx)
     return result, time.perf_counter() - t0
@@ -157,8 +160,8 @@ async def test_a_server_that_never_answers_times_out_on_time(hostile: TargetServ
 
 
 async def test_a_name_whose_resolver_never_answers_times_out_on_time() -> None:
-    with SilentNameServer() as silent, use_resolver(silent.resolver(timeout_seconds=60)):
-        result, wall = await probe("http://shop.hostile.test/")
+    with SilentNameServer() as silent:
+        result, wall = await probe("http://shop.hostile.test/", silent.resolver(timeout_seconds=60))
         assert silent.queries() >= 1
     assert result.failure is not None and result.failure.kind is FailureKind.timeout
     assert result.failure.message == "no answer within 2s (stopped during resolve)"
@@ -166,8 +169,8 @@ async def test_a_name_whose_resolver_never_answers_times_out_on_time() -> None:
 
 
 async def test_a_resolver_timeout_shorter_than_the_checks_is_a_dns_failure_naming_the_server() -> None:
-    with SilentNameServer() as silent, use_resolver(silent.resolver(timeout_seconds=0.5)):
-        result, wall = await probe("http://shop.hostile.test/")
+    with SilentNameServer() as silent:
+        result, wall = await probe("http://shop.hostile.test/", silent.resolver(timeout_seconds=0.5))
     assert result.failure is not None and result.failure.kind is FailureKind.dns
     assert result.failure.message == (
         f"no answer for 'shop.hostile.test' from name server {silent.nameserver} within 0.5s"

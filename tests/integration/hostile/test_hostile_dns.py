@@ -1,6 +1,6 @@
 """Names whose resolver never answers: they cost their own checks a timeout, and nothing else.
 
-In this process, checks are pointed at a silent name server with ``use_resolver``. As real
+In this process, checks are pointed at a silent name server through their resources' resolver. As real
 processes, ``livesite check`` and ``livesite monitor`` use the system resolver (getaddrinfo) inside a
 private mount namespace whose /etc/resolv.conf names a silent server on port 53 and whose /etc/hosts
 names the canary (``livesite.testing.dns.with_resolv_conf``; needs root and unshare, as CI has).
@@ -31,8 +31,7 @@ from hostile_kit import monitor as monitor  # the fixture
 
 from cli_runner import LIVESITE
 from livesite import loads
-from livesite.checks import RunContext, run_check
-from livesite.net.resolve import use_resolver
+from livesite.checks import Resources, RunContext, run_check
 from livesite.results import FailureKind, Result, Status
 from livesite.testing.dns import SilentNameServer, resolv_conf_unavailable, with_resolv_conf
 from livesite.testing.target import TargetServer
@@ -101,9 +100,10 @@ async def test_a_localhost_check_stays_on_time_while_six_checks_hang_on_a_dead_r
         ],
     }
     config = loads(json.dumps(doc))
-    ctx = RunContext(zone=config.zone("local"), defaults=config.defaults)
     *dead, canary_spec = config.checks
-    with SilentNameServer() as silent, use_resolver(silent.resolver(timeout_seconds=60)):
+    with SilentNameServer() as silent:
+        resources = Resources(resolver=silent.resolver(timeout_seconds=60))
+        ctx = RunContext(zone=config.zone("local"), defaults=config.defaults, resources=resources)
         hanging = [asyncio.create_task(run_check(spec, ctx)) for spec in dead]
         canaries: list[Result] = []
         for _ in range(5):
