@@ -100,7 +100,7 @@ def build(
             view.phases = phases
             if view.total_seconds is None:
                 view.total_seconds = duration
-            rules = spec.rules()
+            rules = ctx.resources.memo(spec, "rules", spec.rules)  # a private attribute read costs 2 µs
             outcomes = redactor.outcomes(evaluate(rules, view, observed_limit=_OBSERVED_LIMIT), rules)
     status, assertion_failure = decide(outcomes)
     if failure is not None:

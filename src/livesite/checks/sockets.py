@@ -19,7 +19,7 @@ from livesite.checks.certs import expired_reason, sent_chain
 from livesite.checks.context import RunContext
 from livesite.config.models import CheckBase, TlsSettings
 from livesite.net.errors import CERT_HAS_EXPIRED, ProbeError
-from livesite.net.tcpinfo import handshake_seconds
+from livesite.net.tcpinfo import connect_seconds
 from livesite.results import FailureKind
 
 READ_LIMIT = 64 * 1024
@@ -84,10 +84,7 @@ async def connect(
         transport, _ = await loop.create_connection(lambda: stream, ip, port)
     except OSError as e:
         raise ProbeError(FailureKind.connect, f"cannot connect to {ip}:{port}: {e.strerror or e}") from None
-    handshake = handshake_seconds(transport)
-    progress.connect = (
-        handshake if handshake is not None else (stream.connected_at or time.perf_counter()) - t1
-    )
+    progress.connect = connect_seconds(transport, t1, stream.connected_at or time.perf_counter())
     if tls is None:
         return transport, stream
     progress.phase = "tls"

@@ -32,7 +32,7 @@ import httptools
 from livesite.net.errors import ProbeError
 from livesite.net.limits import DEFAULT_LIMITS, HeadGuard, Limits, framing_too_long
 from livesite.net.resolve import Resolver, resolve
-from livesite.net.tcpinfo import handshake_seconds
+from livesite.net.tcpinfo import connect_seconds
 from livesite.results import FailureKind
 
 _now = time.perf_counter
@@ -374,10 +374,9 @@ async def open_connection(
         raise ProbeError(
             FailureKind.connect, f"cannot connect to {ip}:{target.port}: {e.strerror or e}"
         ) from None
-    # The kernel's figure where it has one; else up to connection_made. Either way, not up to now:
-    # the wait for this coroutine's turn on a busy loop is no part of the handshake.
-    handshake = handshake_seconds(transport)
-    progress.connect += handshake if handshake is not None else (protocol.connected_at or _now()) - t1
+    # Up to connection_made, or the kernel's figure when that looks stretched. Either way, not up to
+    # now: the wait for this coroutine's turn on a busy loop is no part of the handshake.
+    progress.connect += connect_seconds(transport, t1, protocol.connected_at or _now())
     cert: bytes | None = None
     if target.scheme == "https":
         progress.phase = "tls"
