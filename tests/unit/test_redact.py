@@ -7,7 +7,7 @@ from typing import Any
 
 from livesite.assertions import parse
 from livesite.checks import DnsCheck, HttpCheck, TcpCheck
-from livesite.checks.redact import MASK, SHOWN, Redactor
+from livesite.checks.redact import MASK, SHOWN, Redactor, masked_subjects
 from livesite.config import loads
 from livesite.results import AssertionOutcome
 
@@ -17,7 +17,10 @@ def http(**fields: Any) -> HttpCheck:
 
 
 def observed(redactor: Redactor, expr: str, seen: str) -> str | None:
-    [out] = redactor.outcomes([AssertionOutcome(expr=expr, observed=seen, passed=False)], [parse(expr)])
+    rule = parse(expr)
+    [out] = redactor.outcomes(
+        [AssertionOutcome(expr=expr, observed=seen, passed=False)], masked_subjects([rule])
+    )
     return out.observed
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from livesite.assertions import Assertion
+from livesite.assertions import Assertion, Subject
 from livesite.results import AssertionOutcome
 
 MASK = "****"
@@ -67,9 +67,20 @@ def _field(m: re.Match[str]) -> str:
     return f'"{m.group(1)}"{m.group(2)}"{MASK}"' if secret_name(m.group(1)) else m.group(0)
 
 
+_URLS_KEPT = 64  # redacted URLs remembered per redactor (a check and identity): its target and redirects
+_CREDENTIAL_WORDS = ("auth", "cookie", "token", "key", "secret", "session")
+
+
+def _may_name_a_credential(text: str) -> bool:
+    """A cheap test before the header regex: could ``text`` hold a credential header at all?"""
+    lowered = text.lower()
+    return any(word in lowered for word in _CREDENTIAL_WORDS)
+
+
 @dataclass(frozen=True, slots=True)
 class Redactor:
     secrets: tuple[str, ...] = ()  # longest first, so a secret containing another is masked whole
+    _urls: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_check(cls, spec: object, extra: Iterable[str] = ()) -> Redactor:
@@ -86,6 +97,22 @@ class Redactor:
 
     def text(self, text: str, limit: int | None = None) -> str:
         """``text`` with every secret masked, on one line, at most ``limit`` characters (plus "…")."""
+        text = self._known(text)
+        if "=" in text:
+            text = _PARAM.sub(_param, text)
+        if (":" in text or "=" in text) and _may_name_a_credential(text):
+            text = _HEADER.sub(_header, text)
+            if '"' in text:
+                text = _FIELD.sub(_field, text)
+        if limit is not None:
+            if not text.isprintable():  # most observed values are: skip the regex for them
+                text = _CONTROL.sub(" ", text)
+            if len(text) > limit:
+                text = self._no_partial_secret(text[:limit]) + "…"
+        return text
+
+    def _known(self, text: str) -> str:
+        """``text`` without the secrets this redactor knows, whole or by their first characters."""
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
@@ -94,16 +121,6 @@ class Redactor:
         for secret in self.secrets:
             if len(secret) > PARTIAL and secret[:PARTIAL] in text:
                 text = _without_prefixes(text, secret)
-        if "=" in text:
-            text = _PARAM.sub(_param, text)
-        if ":" in text or "=" in text:
-            text = _HEADER.sub(_header, text)
-            if '"' in text:
-                text = _FIELD.sub(_field, text)
-        if limit is not None:
-            text = _CONTROL.sub(" ", text)
-            if len(text) > limit:
-                text = self._no_partial_secret(text[:limit]) + "…"
         return text
 
     def _no_partial_secret(self, cut: str) -> str:
@@ -116,21 +133,31 @@ class Redactor:
 
     def url(self, url: str) -> str:
         """A URL as a Result may show it: no userinfo, no secret-named query values, no known secret."""
+        shown = self._urls.get(url)
+        if shown is not None:
+            return shown  # a check probes the same URL run after run
         if "@" in url:
             scheme, sep, rest = url.partition("://")
             authority, slash, path = rest.partition("/")
             if sep and "@" in authority:
-                url = f"{scheme}://{MASK}@{authority.rsplit('@', 1)[1]}{slash}{path}"
-        return self.text(url)
+                url_shown = f"{scheme}://{MASK}@{authority.rsplit('@', 1)[1]}{slash}{path}"
+            else:
+                url_shown = url
+        else:
+            url_shown = url
+        url_shown = self.text(url_shown)
+        if len(self._urls) < _URLS_KEPT:
+            self._urls[url] = url_shown
+        return url_shown
 
-    def outcomes(
-        self, outcomes: list[AssertionOutcome], rules: Sequence[Assertion]
-    ) -> list[AssertionOutcome]:
+    def outcomes(self, outcomes: list[AssertionOutcome], masked: Sequence[bool]) -> list[AssertionOutcome]:
+        """``outcomes`` with observed values redacted and cut; ``masked`` (from :func:`masked_subjects`)
+        says which are credentials, shown as ``****`` whole."""
         out = []
-        for outcome, rule in zip(outcomes, rules, strict=False):
+        for outcome, whole in zip(outcomes, masked, strict=True):
             observed = outcome.observed
             if observed is not None:
-                observed = MASK if _secret_subject(rule) else self.text(observed, SHOWN)
+                observed = MASK if whole else self.text(observed, SHOWN)
             out.append(
                 outcome if observed == outcome.observed else outcome.model_copy(update={"observed": observed})
             )
@@ -152,9 +179,14 @@ def _without_prefixes(text: str, secret: str) -> str:
     return "".join(out) + text[start:]
 
 
-def _secret_subject(rule: Assertion) -> bool:
+def masked_subjects(rules: Sequence[Assertion]) -> tuple[bool, ...]:
+    """For each rule: is its subject a credential, whose observed value is masked whole? (The frame
+    asks once per check, not per run.)"""
+    return tuple(_secret_subject(rule.subject) for rule in rules)
+
+
+def _secret_subject(subject: Subject) -> bool:
     """Subjects whose value is a credential: showing it would leak it, whatever it is."""
-    subject = rule.subject
     if subject.length:
         return False  # len(json.token) is a number
     if subject.name == "header":
