@@ -416,7 +416,7 @@ def _tune_and_migrate(db: sqlite3.Connection, path: Path) -> None:
     # Takes effect on a new file only (an existing one keeps its page size). A stored Result is about
     # 1 KB: once rows pass ~1,020 bytes a 4 KB page holds three of them and a quarter of it stays
     # empty, where a 16 KB page holds fifteen. bench/store_cost.py: 1,484 -> 1,212 bytes per row.
-    db.execute("PRAGMA page_size = 16384")
+    db.execute("PRAGMA page_size = 4096")
     db.execute("PRAGMA busy_timeout = 5000")  # a CLI reading the file must not fail the monitor's write
     db.execute("PRAGMA journal_mode = WAL").fetchall()
     db.execute("PRAGMA synchronous = NORMAL")
