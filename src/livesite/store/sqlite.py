@@ -413,9 +413,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _tune_and_migrate(db: sqlite3.Connection, path: Path) -> None:
-    # Takes effect on a new file only (an existing one keeps its page size). A stored Result is about
-    # 1 KB: once rows pass ~1,020 bytes a 4 KB page holds three of them and a quarter of it stays
-    # empty, where a 16 KB page holds fifteen. bench/store_cost.py: 1,484 -> 1,212 bytes per row.
+    # 4 KB pages, SQLite's default, said explicitly: 16 KB pages packed rows of ~1 KB better (1,484 ->
+    # 1,212 bytes per row, bench/store_cost.py) but every commit then writes whole 16 KB pages to the
+    # WAL, which cost 31,000 instructions per stored probe, 4% (bench/probe_instructions.py --store);
+    # CPU per probe is the goal we hold (bench/RESULTS.md), disk is cheap. New files only.
     db.execute("PRAGMA page_size = 4096")
     db.execute("PRAGMA busy_timeout = 5000")  # a CLI reading the file must not fail the monitor's write
     db.execute("PRAGMA journal_mode = WAL").fetchall()

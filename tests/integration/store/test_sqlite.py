@@ -43,12 +43,12 @@ async def test_results_survive_closing_and_reopening_the_file(tmp_path: Path) ->
         await reopened.close()
 
 
-async def test_the_file_is_in_wal_mode_with_16_kb_pages_and_a_schema_version(tmp_path: Path) -> None:
+async def test_the_file_is_in_wal_mode_with_4_kb_pages_and_a_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "results.db"
     await (await SqliteStore.open(path)).close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA page_size").fetchone() == (16384,)
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,), (3,)]
     db.close()
 
