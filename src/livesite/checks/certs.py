@@ -9,9 +9,11 @@ the same name has existed since 3.10, and without it we fall back to the leaf al
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from datetime import datetime
 
 from livesite.checks.context import Resources
+from livesite.checks.kind import Metric, Sample
 from livesite.results import TlsInfo
 
 _DER = getattr(ssl, "_ssl", None) and getattr(ssl._ssl, "ENCODING_DER", 2)  # type: ignore[attr-defined]
@@ -82,3 +84,26 @@ def expired_reason(where: str, chain: list[bytes], now: datetime) -> str:
                 return f"certificate of {where} has expired (notAfter {when})"
             return f"certificate of {where} has expired: issuer {cert.subject.rfc4514_string()} (notAfter {when})"
     return f"certificate of {where} has expired"
+
+
+# What every kind that speaks TLS exports of it, as blackbox_exporter names it.
+TLS_METRICS = (
+    Metric("probe_tls_version_info", "gauge", "The TLS version used (1 for the version label)"),
+    Metric("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry in the chain, Unix time"),
+    Metric(
+        "probe_ssl_last_chain_expiry_timestamp_seconds",
+        "gauge",
+        "Earliest expiry within the verified chain, Unix time",
+    ),
+)
+
+
+def tls_samples(tls: TlsInfo | None) -> Iterable[Sample]:
+    if tls is None:
+        return
+    if tls.version:
+        yield "probe_tls_version_info", f'version="{tls.version}"', 1
+    if tls.earliest_expiry is not None:
+        yield "probe_ssl_earliest_cert_expiry", "", tls.earliest_expiry.timestamp()
+    if tls.chain_expiry is not None:
+        yield "probe_ssl_last_chain_expiry_timestamp_seconds", "", tls.chain_expiry.timestamp()

@@ -17,15 +17,15 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from livesite.assertions import Assertion, Observation, parse
-from livesite.checks.certs import expired_reason, tls_info
+from livesite.checks.certs import TLS_METRICS, expired_reason, tls_info, tls_samples
 from livesite.checks.context import RunContext
-from livesite.checks.kind import Kind, Metric, Sample, Seen
+from livesite.checks.kind import FAILED_DUE_TO_REGEX, IP_PROTOCOL, Kind, Metric, Sample, Seen
 from livesite.checks.sockets import ip_protocol, ip_protocol_of, peer_chain, time_left
 from livesite.config.models import Auth, CheckBase, TlsSettings, Zone
 from livesite.net.errors import CERT_HAS_EXPIRED, ProbeError
 from livesite.net.http1 import Connection, Response, Target, build_request, exchange, open_connection
 from livesite.net.resolve import answer_without_lookup, resolve
-from livesite.results import Failure, FailureKind, HttpObservation, Result, TlsInfo
+from livesite.results import Failure, FailureKind, HttpObservation, Result
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -374,15 +374,9 @@ METRICS = (
     Metric("probe_http_redirects", "gauge", "The number of redirects followed"),
     Metric("probe_http_ssl", "gauge", "Whether the final request used TLS"),
     Metric("probe_http_version", "gauge", "The HTTP version of the last response"),
-    Metric("probe_failed_due_to_regex", "gauge", "Whether a regular expression assertion failed"),
-    Metric("probe_ip_protocol", "gauge", "IP protocol of the connection: 4 or 6"),
-    Metric("probe_tls_version_info", "gauge", "The TLS version used (1 for the version label)"),
-    Metric("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry in the chain, Unix time"),
-    Metric(
-        "probe_ssl_last_chain_expiry_timestamp_seconds",
-        "gauge",
-        "Earliest expiry within the verified chain, Unix time",
-    ),
+    FAILED_DUE_TO_REGEX,
+    IP_PROTOCOL,
+    *TLS_METRICS,
 )
 
 _PHASES = ("resolve", "connect", "tls", "processing", "transfer")
@@ -404,17 +398,6 @@ def failed_due_to_regex(result: Result) -> bool:
             return False
         regex = regex or _REGEX_RULE.search(outcome.expr) is not None
     return regex
-
-
-def tls_samples(tls: TlsInfo | None) -> Iterable[Sample]:
-    if tls is None:
-        return
-    if tls.version:
-        yield "probe_tls_version_info", f'version="{tls.version}"', 1
-    if tls.earliest_expiry is not None:
-        yield "probe_ssl_earliest_cert_expiry", "", tls.earliest_expiry.timestamp()
-    if tls.chain_expiry is not None:
-        yield "probe_ssl_last_chain_expiry_timestamp_seconds", "", tls.chain_expiry.timestamp()
 
 
 def samples(result: Result) -> Iterable[Sample]:

@@ -70,3 +70,10 @@ class Kind:
     @property
     def subjects(self) -> frozenset[str]:
         return self.spec.SUBJECTS
+
+
+# Metrics more than one kind exports.
+IP_PROTOCOL = Metric("probe_ip_protocol", "gauge", "IP protocol of the connection: 4 or 6")
+FAILED_DUE_TO_REGEX = Metric(
+    "probe_failed_due_to_regex", "gauge", "Whether a regular expression assertion failed"
+)

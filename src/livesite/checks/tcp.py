@@ -10,10 +10,10 @@ from pydantic import Field, field_validator
 
 from livesite.assertions import Observation
 from livesite.checks.address import resolved
-from livesite.checks.certs import tls_info
+from livesite.checks.certs import TLS_METRICS, tls_info, tls_samples
 from livesite.checks.context import RunContext
-from livesite.checks.http import failed_due_to_regex, tls_samples
-from livesite.checks.kind import Kind, Metric, Sample, Seen
+from livesite.checks.http import failed_due_to_regex
+from livesite.checks.kind import FAILED_DUE_TO_REGEX, IP_PROTOCOL, Kind, Sample, Seen
 from livesite.checks.sockets import READ_LIMIT, connect, ip_protocol, ip_protocol_of, time_left
 from livesite.config.models import CheckBase, TlsSettings
 from livesite.results import Failure, FailureKind, Result, SocketObservation
@@ -100,15 +100,9 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
 
 
 METRICS = (
-    Metric("probe_ip_protocol", "gauge", "IP protocol of the connection: 4 or 6"),
-    Metric("probe_failed_due_to_regex", "gauge", "Whether a regular expression assertion failed"),
-    Metric("probe_tls_version_info", "gauge", "The TLS version used (1 for the version label)"),
-    Metric("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry in the chain, Unix time"),
-    Metric(
-        "probe_ssl_last_chain_expiry_timestamp_seconds",
-        "gauge",
-        "Earliest expiry within the verified chain, Unix time",
-    ),
+    IP_PROTOCOL,
+    FAILED_DUE_TO_REGEX,
+    *TLS_METRICS,
 )
 
 

@@ -8,10 +8,9 @@ from typing import ClassVar, Literal
 
 from livesite.assertions import Observation
 from livesite.checks.address import resolved
-from livesite.checks.certs import tls_info
+from livesite.checks.certs import TLS_METRICS, tls_info, tls_samples
 from livesite.checks.context import RunContext
-from livesite.checks.http import tls_samples
-from livesite.checks.kind import Kind, Metric, Sample, Seen
+from livesite.checks.kind import IP_PROTOCOL, Kind, Sample, Seen
 from livesite.checks.sockets import connect, ip_protocol, ip_protocol_of, time_left
 from livesite.config.models import CheckBase, TlsSettings
 from livesite.net.errors import ProbeError
@@ -61,14 +60,8 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
 
 
 METRICS = (
-    Metric("probe_ip_protocol", "gauge", "IP protocol of the connection: 4 or 6"),
-    Metric("probe_tls_version_info", "gauge", "The TLS version used (1 for the version label)"),
-    Metric("probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry in the chain, Unix time"),
-    Metric(
-        "probe_ssl_last_chain_expiry_timestamp_seconds",
-        "gauge",
-        "Earliest expiry within the verified chain, Unix time",
-    ),
+    IP_PROTOCOL,
+    *TLS_METRICS,
 )
 
 
