@@ -121,3 +121,8 @@ def test_other_check_kinds_have_no_secrets_of_their_own() -> None:
     assert Redactor.for_check(spec).secrets == ()
     tcp = TcpCheck.model_validate({"name": "t", "kind": "tcp", "address": "x:1", "send": "PING"})
     assert Redactor.for_check(tcp).secrets == ()
+
+
+def test_json_fields_named_like_credentials_are_masked_though_their_values_are_unknown() -> None:
+    shown = Redactor().text('{"password": "hunter2", "pwd": "x1", "otp": "123456", "name": "ok"}', SHOWN)
+    assert shown == '{"password": "****", "pwd": "****", "otp": "****", "name": "ok"}'

@@ -72,7 +72,8 @@ _CREDENTIAL_WORDS = ("auth", "cookie", "token", "key", "secret", "session")
 
 
 def _may_name_a_credential(text: str) -> bool:
-    """A cheap test before the header regex: could ``text`` hold a credential header at all?"""
+    """A cheap test before the header regex: could ``text`` hold a credential header at all? (Every
+    name ``_HEADER`` matches holds one of these words.)"""
     lowered = text.lower()
     return any(word in lowered for word in _CREDENTIAL_WORDS)
 
@@ -100,8 +101,9 @@ class Redactor:
         text = self._known(text)
         if "=" in text:
             text = _PARAM.sub(_param, text)
-        if (":" in text or "=" in text) and _may_name_a_credential(text):
-            text = _HEADER.sub(_header, text)
+        if ":" in text or "=" in text:
+            if _may_name_a_credential(text):
+                text = _HEADER.sub(_header, text)
             if '"' in text:
                 text = _FIELD.sub(_field, text)
         if limit is not None:
