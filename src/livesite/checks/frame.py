@@ -21,6 +21,7 @@ from livesite.checks.redact import SHOWN, Redactor, masked_subjects
 from livesite.config.models import CheckBase
 from livesite.net.errors import ProbeError
 from livesite.results import (
+    DnsObservation,
     Failure,
     FailureKind,
     HttpObservation,
@@ -35,6 +36,11 @@ from livesite.results import (
 
 log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 400  # characters of a failure message a Result keeps, on one line
+# What a target sends and a Result keeps is cut too: a revision header, a Location or a DNS answer can
+# be kilobytes long, and each reaches the store, the page and (revision) a metrics label.
+REVISION_LIMIT = 120
+URL_LIMIT = 2048
+ANSWER_LIMIT = 512
 _OBSERVED_LIMIT = 4096  # what evaluate keeps of an observed value before redaction cuts it to SHOWN
 
 
@@ -94,7 +100,8 @@ def build(
         observation = seen.observation
         failure = seen.failure
         steps = [_redact_step(s, redactor) for s in seen.steps]
-        revision, revisions = revision_of([seen.revision, *(s.revision for s in steps)])
+        seen_revision = redactor.text(seen.revision, REVISION_LIMIT) if seen.revision else ""
+        revision, revisions = revision_of([seen_revision, *(s.revision for s in steps)])
         if failure is None:
             view = seen.view
             view.phases = phases
@@ -127,14 +134,28 @@ def build(
         steps=steps,
         tags={**spec.tags, **ctx.tags} if ctx.tags else spec.tags,
         artifacts=seen.artifacts if seen is not None else [],
-        target=redactor.url(ctx.target),
+        target=_url(redactor, ctx.target),
         observation=_redact_observation(observation, redactor),
     )
 
 
+def _url(redactor: Redactor, url: str) -> str:
+    shown = redactor.url(url)
+    return shown if len(shown) <= URL_LIMIT else redactor.text(shown, URL_LIMIT)
+
+
 def _redact_observation(observation: KindObservation | None, redactor: Redactor) -> KindObservation | None:
     if isinstance(observation, HttpObservation) and observation.redirects:
-        return observation.model_copy(update={"redirects": [redactor.url(u) for u in observation.redirects]})
+        return observation.model_copy(
+            update={"redirects": [_url(redactor, u) for u in observation.redirects]}
+        )
+    if isinstance(observation, DnsObservation) and observation.answers:
+        answers = [redactor.text(a, ANSWER_LIMIT) for a in observation.answers]
+        return (
+            observation
+            if answers == observation.answers
+            else observation.model_copy(update={"answers": answers})
+        )
     return observation
 
 
@@ -152,7 +173,8 @@ def _redact_step(step: StepResult, redactor: Redactor) -> StepResult:
         update={
             "failure": failure,
             "assertions": outcomes,
-            "target": redactor.url(step.target),
+            "target": _url(redactor, step.target),
+            "revision": redactor.text(step.revision, REVISION_LIMIT),
             "observation": _redact_observation(step.observation, redactor),
         }
     )

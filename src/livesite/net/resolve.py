@@ -42,6 +42,7 @@ import contextlib
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ def answer_without_lookup(name: str) -> tuple[str, ...] | None:
     return None
 
 
-class _Resolution:
+class _Resolution(ABC):
     """Literals, the cache, single flight, the bound on names in flight and the caller's timeout,
     around a ``_query`` that subclasses provide."""
 
@@ -172,8 +173,9 @@ class _Resolution:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
+    @abstractmethod
     async def _query(self, name: str) -> Answer:
-        raise NotImplementedError
+        """Look ``name`` up for real (the system's resolver, or given name servers)."""
 
 
 def _getaddrinfo(host: str) -> Sequence[str]:

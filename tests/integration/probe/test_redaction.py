@@ -60,3 +60,16 @@ checks:
     )
     wire = base64.b64encode(f"{user}:{password}".encode()).decode()
     assert password not in stored and wire not in stored and wire[:12] not in stored
+
+
+async def test_what_a_target_names_is_kept_bounded_and_on_one_line(target: TargetServer) -> None:
+    # A revision header and a Location can be kilobytes long (up to the 16 KiB line bound); the
+    # revision becomes a metrics label and a store column, the chain a stored list.
+    target.respond("/long", 302, headers={"Location": "/status/200?pad=" + "p" * 10_000})
+    target.respond("/status/200", 200, "ok", headers={"X-Version": "v\t" + "9" * 10_000})
+    [spec] = loads(f"checks: [{{name: long, url: '{target.url('/long')}'}}]").checks
+    result = await run_check(spec, RunContext(zone=Zone(name="local")))
+    assert result.passed, result.reason()
+    assert len(result.revision) <= 121 and "\t" not in result.revision
+    assert result.http is not None and all(len(u) <= 2049 for u in result.http.redirects)
+    assert len(result.target) <= 2049
