@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from livesite.checks import dns, http, tcp, tls
-from livesite.checks.context import ANONYMOUS, Identity, Resources, RunContext
+from livesite.checks.context import ANONYMOUS, Credentials, Identity, Resources, RunContext
 from livesite.checks.frame import execute
 from livesite.checks.kind import Kind, Metric, Sample, Seen
 from livesite.config.models import CheckBase
@@ -33,6 +33,7 @@ async def run_check(spec: CheckBase, ctx: RunContext, kinds: Mapping[str, Kind] 
 
 __all__ = [
     "ANONYMOUS",
+    "Credentials",
     "KINDS",
     "DnsCheck",
     "HttpCheck",

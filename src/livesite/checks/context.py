@@ -26,6 +26,23 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a fake user logs in with. Every value is a secret: never printed, stored or cut into a Result.
+
+    ``attributes`` are the user's cohort attributes (plan, locale, zone, segment): not secret.
+    """
+
+    username: str = ""
+    password: str = ""
+    totp_secret: str = ""  # base32, as an authenticator app is given it
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(v for v in (self.password, self.totp_secret) if v)
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
     """Who runs a check: a fake user of a cohort, with what they send, or nobody in particular.
 
@@ -38,19 +55,24 @@ class Identity:
     headers: tuple[tuple[str, str], ...] = ()
     cookies: tuple[tuple[str, str], ...] = ()
     route: str = ""
+    credentials: Credentials | None = None  # a fake user's login, when it has one
 
     @property
     def key(self) -> str:
         """Tells identities apart in cache keys; two users never share one, nor one user's two routes."""
-        if not (self.user or self.cohort or self.headers or self.cookies or self.route):
+        if not (self.user or self.cohort or self.headers or self.cookies or self.route or self.credentials):
             return ""
-        digest = hashlib.blake2b(repr((self.headers, self.cookies)).encode(), digest_size=8).hexdigest()
+        digest = hashlib.blake2b(
+            repr((self.headers, self.cookies, self.credentials)).encode(), digest_size=8
+        ).hexdigest()
         return f"{self.user}\0{self.cohort}\0{self.route}\0{digest}"
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """What this identity sends that must never be printed: its header and cookie values."""
-        return tuple(v for _, v in (*self.headers, *self.cookies))
+        """What this identity sends or holds that must never be printed: header and cookie values, and
+        its credentials' password and TOTP secret."""
+        held = self.credentials.secrets if self.credentials is not None else ()
+        return (*(v for _, v in (*self.headers, *self.cookies)), *held)
 
     def request_headers(self, route_header: str) -> list[tuple[str, str]]:
         out = list(self.headers)
@@ -176,6 +198,8 @@ class RunContext:
     target: str = ""  # what this execution probes (URL, host:port, query), set early so failures name it
     # What the kind saw before it failed (an address, a handshake), kept in a failed Result.
     observation: KindObservation | None = None
+    # Every zone of the config, for kinds that compare zones in one run (consistency, cache, token).
+    zones: tuple[Zone, ...] = ()
 
     @property
     def user(self) -> str:
@@ -195,6 +219,7 @@ class RunContext:
             clock=self.clock,
             identity=self.identity,
             tags=self.tags,
+            zones=self.zones,
         )
 
     def now(self) -> datetime:

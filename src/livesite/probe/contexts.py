@@ -24,6 +24,7 @@ class Contexts:
                 resources=self.resources,
                 clock=self.clock,
                 identity=identity,
+                zones=tuple(self.config.zones),
             )
             self._made[key] = ctx
         return ctx
