@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from livesite.config import consistency, models
-from livesite.config.models import CheckBase, Config, config_model
+from livesite.config.models import CheckBase, Config, Partner, config_model
 from livesite.config.yamlsource import Source, load_source, parse_source
 from livesite.errors import ConfigError, ConfigErrors
 
@@ -281,6 +281,8 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
     singles: dict[str, tuple[Config, Source]] = {}
     zone_at: dict[str, str] = {}
     check_at: dict[str, str] = {}
+    partners: list[Partner] = []
+    partner_at: dict[str, str] = {}
     for config, source in parts:
         data = source.data if isinstance(source.data, dict) else {}
         for key in _SINGLETONS:
@@ -305,6 +307,17 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
                 )
             zone_at[zone.name] = str(source.position(("zones", i, "name")))
             zones.append(zone)
+        for i, partner in enumerate(config.partners):
+            if partner.name in partner_at:
+                errors.append(
+                    ConfigError.at(
+                        source.position(("partners", i, "name")),
+                        f"partner {partner.name!r} is defined twice",
+                        hint=f"first defined at {partner_at[partner.name]}",
+                    )
+                )
+            partner_at[partner.name] = str(source.position(("partners", i, "name")))
+            partners.append(partner)
         for i, check in enumerate(config.checks):
             if check.name in check_at:
                 errors.append(
@@ -318,7 +331,7 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
             checks.append(check)
     empty = Config()
     defaults = singles.get("defaults", (empty, None))[0].defaults
-    errors += consistency.problems(parts, zones, defaults, base_dir)
+    errors += consistency.problems(parts, zones, defaults, base_dir, partners=partners)
     if errors:
         raise ConfigErrors(errors)
     return Config.model_construct(
@@ -329,4 +342,5 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
         defaults=defaults,
         store=singles.get("store", (empty, None))[0].store,
         monitor=singles.get("monitor", (empty, None))[0].monitor,
+        partners=partners,
     )
