@@ -11,7 +11,7 @@ import os
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, TypeGuard, Union, get_args, get_origin
+from typing import Annotated, TypeGuard, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -64,6 +64,32 @@ def loads(
     kinds = _default_kinds() if kinds is None else kinds
     source = parse_source(text, file, os.environ if env is None else env)
     return _combine([(_validate(source, Path("."), kinds), source)], Path("."))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_document(path: str | Path, model: type[M], env: Mapping[str, str] | None = None) -> M:
+    """Load a YAML document of another shape than a config (a rollout, an experiment) into ``model``,
+    with the same ``${VAR}`` filling and the same file:line errors as a config."""
+    path = Path(path)
+    source = load_source(path, os.environ if env is None else env)
+    return _validate_document(source, model, path.parent)
+
+
+def loads_document(
+    text: str, model: type[M], file: str = "<string>", env: Mapping[str, str] | None = None
+) -> M:
+    source = parse_source(text, file, os.environ if env is None else env)
+    return _validate_document(source, model, Path("."))
+
+
+def _validate_document(source: Source, model: type[M], base_dir: Path) -> M:
+    try:
+        return model.model_validate(source.data, context={"base_dir": base_dir})
+    except ValidationError as e:
+        details = _without_sibling_branches(e.errors(include_url=False), model)
+        raise ConfigErrors(_unique([_translate(err, source, model, {}) for err in details])) from None
 
 
 def _validate(source: Source, base_dir: Path, kinds: Kinds) -> Config:

@@ -5,8 +5,7 @@ its id, with the columns a reader filters on beside it. Saving is an upsert, so 
 the record on every change and a crash loses at most the change in flight; on start it reads the
 open incidents back, so a restart continues an outage instead of opening a second record for it.
 
-The table carries its own version (``component_versions``), apart from the results schema, so
-this consumer migrates on its own.
+The table carries its own version (``store/_components.py``), apart from the results schema.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Protocol
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
 from livesite.incidents import PartnerIncident
+from livesite.store._components import postgres_create, sqlite_create
 from livesite.store.postgres import PostgresStore
 from livesite.store.sqlite import SqliteStore
 
@@ -25,7 +25,6 @@ COMPONENT = "partner_incidents"
 VERSION = 1
 
 _TABLE = """
-    CREATE TABLE IF NOT EXISTS component_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS partner_incidents (
         id TEXT PRIMARY KEY,
         partner TEXT NOT NULL,
@@ -81,15 +80,7 @@ class SqliteIncidents:
         if self._ready:
             return
 
-        def create(db: sqlite3.Connection) -> None:
-            with db:
-                db.executescript("BEGIN IMMEDIATE;" + _TABLE.replace("DOUBLE PRECISION", "REAL"))
-                db.execute(
-                    "INSERT OR IGNORE INTO component_versions (component, version) VALUES (?, ?)",
-                    (COMPONENT, VERSION),
-                )
-
-        await self.store.run(create)
+        await self.store.run(lambda db: sqlite_create(db, COMPONENT, VERSION, _TABLE))
         self._ready = True
 
     async def save_incidents(self, incidents: Sequence[PartnerIncident]) -> None:
@@ -124,19 +115,7 @@ class PostgresIncidents:
         if self._ready:
             return
 
-        async def create(conn: asyncpg.Connection) -> None:
-            async with conn.transaction():
-                # Two processes creating the table at once would race on the catalog.
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('livesite:partner_incidents'))")
-                await conn.execute(_TABLE)
-                await conn.execute(
-                    "INSERT INTO component_versions (component, version) VALUES ($1, $2) "
-                    "ON CONFLICT (component) DO NOTHING",
-                    COMPONENT,
-                    VERSION,
-                )
-
-        await self.store.run(create)
+        await self.store.run(lambda conn: postgres_create(conn, COMPONENT, VERSION, _TABLE))
         self._ready = True
 
     async def save_incidents(self, incidents: Sequence[PartnerIncident]) -> None:
