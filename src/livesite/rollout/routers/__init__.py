@@ -1,8 +1,8 @@
 """Routers: the data planes a rollout moves traffic on, behind one small Protocol (see base.py).
 
-    HaproxyRouter   HAProxy's Runtime API over its stats socket (haproxy_config generates haproxy.cfg)
-    NginxRouter     a generated include file + `nginx -t` + reload, read back from a state location
-    BuiltinRouter   the admin API of livesite's built-in router (and the demo's fronts)
+HaproxyRouter   HAProxy's Runtime API over its stats socket (haproxy_config generates haproxy.cfg)
+NginxRouter     a generated include file + `nginx -t` + reload, read back from a state location
+BuiltinRouter   the admin API of livesite's built-in router (and the demo's fronts)
 """
 
 from livesite.rollout.routers.base import (

@@ -27,6 +27,7 @@ from livesite.rollout.routers.base import (
     RouterError,
     RouterState,
     check_routes,
+    check_weights,
     fingerprint,
 )
 
@@ -132,7 +133,8 @@ class BuiltinRouter:
 
     async def set_weights(self, weights: Mapping[str, int]) -> None:
         async with self._lock:
-            answered = await self._weights("PUT", dict(weights))
+            weights = check_weights(self.name, weights, list(await self._weights("GET")))
+            answered = await self._weights("PUT", weights)
             wrong = {k: answered.get(k) for k, v in weights.items() if answered.get(k) != v}
             if wrong:
                 raise RouterError(
