@@ -12,8 +12,16 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from livesite.analysis import RankSpec, RateSpec, Threshold, Verdict, judge, judge_threshold
-from livesite.analysis.sources.base import Sides, Source, SourceError
+from livesite.analysis import (
+    RankSpec,
+    RateSpec,
+    Threshold,
+    Verdict,
+    judge,
+    judge_sequential,
+    judge_threshold,
+)
+from livesite.analysis.sources.base import CountSides, Sides, Source, SourceError
 from livesite.analysis.sources.prometheus import PromContinuous, PromCounts, PromSource
 from livesite.analysis.sources.router import BackendSample, LatencyBucket, RouterSource
 from livesite.analysis.sources.store import StoreSource
@@ -29,7 +37,11 @@ log = logging.getLogger(__name__)
 
 
 class Analyzer(Protocol):
-    async def analyze(self, window_seconds: float) -> list[MetricVerdict]: ...
+    async def analyze(self, window_seconds: float, *, interim: bool = False) -> list[MetricVerdict]:
+        """Judge every metric over the last ``window_seconds``. ``interim``: a look while traffic
+        moves, which may only fail early (the anytime-valid sequential test, for counts); the
+        fixed-sample judges decide at the steps."""
+        ...
 
 
 def inconclusive(reason: str, kind: Kind = "counts") -> Verdict:
@@ -84,22 +96,28 @@ class RolloutAnalyzer:
             horizon = at - timedelta(seconds=max(self.spec.analysis.window * 4, 600))
             source.snapshots = [s for s in source.snapshots if s.at >= horizon]
 
-    async def analyze(self, window_seconds: float) -> list[MetricVerdict]:
+    async def analyze(self, window_seconds: float, *, interim: bool = False) -> list[MetricVerdict]:
         try:
             await self.snapshot_router()
         except LivesiteError as e:
             log.warning("router statistics unavailable: %s", e)
         out = []
         for metric in self.spec.analysis.metrics:
-            out += await self._metric(metric, window_seconds)
+            if interim and metric.measure != "errors":
+                continue  # the rank test and thresholds are fixed-sample: judged at the steps only
+            out += await self._metric(metric, window_seconds, interim)
         return out
 
-    async def _metric(self, metric: Metric, window: float) -> list[MetricVerdict]:
+    async def _metric(self, metric: Metric, window: float, interim: bool) -> list[MetricVerdict]:
         kind: Kind = "counts" if metric.measure == "errors" else "continuous"
         try:
             sides = await self._source(metric, window).fetch(kind)
         except (SourceError, LivesiteError, OSError) as e:
             return [MetricVerdict(metric=metric.name, verdict=inconclusive(f"no samples: {e}", kind))]
+        if interim and isinstance(sides, CountSides):
+            n = min(len(sides.baseline), len(sides.canary))
+            verdict = judge_sequential(sides.baseline[-n:], sides.canary[-n:], metric.direction)
+            return [MetricVerdict(metric=metric.name, verdict=verdict)]
         verdicts = [MetricVerdict(metric=metric.name, verdict=self._judge(metric, sides))]
         if metric.threshold is not None:
             verdicts.append(

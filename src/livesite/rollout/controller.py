@@ -227,9 +227,11 @@ class Controller:
                     await self._until_promoted()
                 else:
                     await self._wait(float(step.pause))
+                    if self._traffic():  # the next step moves more traffic: not on no evidence
+                        await self._analysis(min(float(step.pause), self.spec.analysis.window))
             elif isinstance(step, AnalysisStep):
                 await self._wait(step.analysis.window)
-                await self._analysis(step.analysis.window, final=True)
+                await self._analysis(step.analysis.window)
             await self._save(step=self.record.step + 1)
 
     async def _blue_green(self) -> None:
@@ -240,7 +242,7 @@ class Controller:
                 await self._routes([plan.preview])
             elif self.record.step == 1:
                 await self._wait(plan.preview_window)
-                await self._analysis(plan.preview_window, final=True)
+                await self._analysis(plan.preview_window)
             elif self.record.step == 2:
                 if not plan.auto_promote:
                     await self._until_promoted()
@@ -249,7 +251,7 @@ class Controller:
             else:  # blue stays warm: a failure in this window switches back
                 await self._wait(plan.switch_back_window)
                 if plan.switch_back_window > 0:
-                    await self._analysis(min(plan.switch_back_window, self.spec.analysis.window), final=True)
+                    await self._analysis(min(plan.switch_back_window, self.spec.analysis.window))
             await self._save(step=self.record.step + 1)
 
     # -- actions on the router --------------------------------------------------------------------------
@@ -310,7 +312,8 @@ class Controller:
         while True:
             try:
                 await self.router.set_weights(weights)
-                await self.router.set_routes([])
+                if self.record.pinned:  # a router without routes (the demo's fronts) is never asked
+                    await self.router.set_routes([])
                 state = await self.router.verify()
                 if {k: state.weights.get(k) for k in weights} == weights:
                     break
@@ -360,7 +363,7 @@ class Controller:
                 paused_by_hand = await self._command(command, paused_by_hand, waiting=seconds is None)
             due = self.clock.monotonic() - self._last_analysis >= self.spec.analysis.interval
             if analyze and due and self._traffic() and not paused_by_hand:
-                await self._analysis(self.spec.analysis.window)
+                await self._interim()
             await self._save()
             await self.clock.sleep(self.tick)
 
@@ -381,38 +384,50 @@ class Controller:
         await self._save(phase="progressing", reason="")
         return False
 
-    async def _analysis(self, window: float, *, final: bool = False) -> None:
+    async def _interim(self) -> None:
+        """A look while traffic moves: it may fail the rollout early, never pass it."""
         self._last_analysis = self.clock.monotonic()
-        verdicts = await self.analyzer.analyze(window)
-        outcome = worst([v.verdict.outcome for v in verdicts])
-        limits = self.spec.analysis
-        if outcome == "fail":
-            self.record.failures += 1
-            await self._save()
-            failing = "; ".join(
-                f"{v.metric}: {v.verdict.reason}" for v in verdicts if v.verdict.outcome == "fail"
-            )
-            if final or self.record.failures > limits.failure_limit:
-                raise _Failed(failing, verdicts)
-            await self._decide("analysis failed", failing, verdicts, outcome)
+        verdicts = await self.analyzer.analyze(self.spec.analysis.window, interim=True)
+        failing = [v for v in verdicts if v.verdict.outcome == "fail"]
+        if not failing:
             return
-        if outcome == "inconclusive":
-            self.record.inconclusive += 1
-            await self._save()
+        self.record.failures += 1
+        await self._save()
+        reason = "; ".join(f"{v.metric}: {v.verdict.reason}" for v in failing)
+        if self.record.failures > self.spec.analysis.failure_limit:
+            raise _Failed(reason, verdicts)
+        await self._decide("analysis failed", reason, verdicts, "fail")
+
+    async def _analysis(self, window: float) -> None:
+        """A decision point: the fixed-sample judges over ``window``; no data is never a pass.
+
+        Inconclusive (too little data yet) waits another window, up to ``inconclusive_limit``
+        times in a row; then ``no_data`` says whether to hold or to fail."""
+        limits = self.spec.analysis
+        while True:
+            self._last_analysis = self.clock.monotonic()
+            verdicts = await self.analyzer.analyze(window)
+            outcome = worst([v.verdict.outcome for v in verdicts])
+            if outcome == "fail":
+                failing = [v for v in verdicts if v.verdict.outcome == "fail"]
+                raise _Failed("; ".join(f"{v.metric}: {v.verdict.reason}" for v in failing), verdicts)
+            if outcome == "pass":
+                await self._save(inconclusive=0)
+                await self._decide("analysis passed", "", verdicts, outcome)
+                return
             why = "; ".join(
                 f"{v.metric}: {v.verdict.reason}" for v in verdicts if v.verdict.outcome != "pass"
             )
-            if final or self.record.inconclusive > limits.inconclusive_limit:
+            why = why or "no metrics to judge"
+            await self._save(inconclusive=self.record.inconclusive + 1)
+            if self.record.inconclusive > limits.inconclusive_limit:
                 if limits.no_data == "fail":
-                    raise _Failed(f"no conclusive data: {why or 'no metrics'}", verdicts)
-                if final:
-                    await self._decide("analysis inconclusive", why, verdicts, outcome)
-                raise _Hold(f"no conclusive data ({why or 'no metrics'}): resume to go on, abort to stop")
-            await self._decide("analysis inconclusive", why, verdicts, outcome)
-            return
-        self.record.inconclusive = 0
-        await self._save()
-        await self._decide("analysis passed", "", verdicts, outcome)
+                    raise _Failed(f"no conclusive data: {why}", verdicts)
+                raise _Hold(f"no conclusive data ({why}): resume to go on, abort to stop")
+            await self._decide(
+                "analysis inconclusive", f"{why}; judging again in {window:g}s", verdicts, outcome
+            )
+            await self._wait(window)
 
 
 class _Resume(Exception):

@@ -59,7 +59,7 @@ class ScriptedAnalyzer:
         self.outcome = outcome
         self.calls = 0
 
-    async def analyze(self, window_seconds: float) -> list[MetricVerdict]:
+    async def analyze(self, window_seconds: float, *, interim: bool = False) -> list[MetricVerdict]:
         self.calls += 1
         if self.outcome == "inconclusive":
             return [MetricVerdict(metric="errors", verdict=inconclusive("no samples yet"))]
