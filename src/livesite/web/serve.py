@@ -25,6 +25,7 @@ from livesite.results import Result
 from livesite.states import StateChange
 from livesite.store import BatchWriter, Store
 from livesite.store.incidents import incidents_of
+from livesite.store.rollouts import rollouts_of
 from livesite.web.app import Sources, create_app
 from livesite.web.server import WebServer
 
@@ -58,7 +59,13 @@ async def serve(
         watch = PartnerWatch(config, incidents)
         monitor.on_result(watch.observe)
         app = create_app(
-            Sources(monitor=monitor, store=store, store_health=writer.health, incidents=incidents)
+            Sources(
+                monitor=monitor,
+                store=store,
+                store_health=writer.health,
+                incidents=incidents,
+                rollouts=rollouts_of(store),
+            )
         )
         web = WebServer(app, listen or config.monitor.listen)
     except BaseException:
