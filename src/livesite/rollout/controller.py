@@ -228,7 +228,7 @@ class Controller:
                 else:
                     await self._wait(float(step.pause))
                     if self._traffic():  # the next step moves more traffic: not on no evidence
-                        await self._analysis(min(float(step.pause), self.spec.analysis.window))
+                        await self._analysis(self.spec.analysis.window)
             elif isinstance(step, AnalysisStep):
                 await self._wait(step.analysis.window)
                 await self._analysis(step.analysis.window)
@@ -399,11 +399,13 @@ class Controller:
         await self._decide("analysis failed", reason, verdicts, "fail")
 
     async def _analysis(self, window: float) -> None:
-        """A decision point: the fixed-sample judges over ``window``; no data is never a pass.
+        """A decision point: the fixed-sample judges over the last ``window``; no data is never a pass.
 
-        Inconclusive (too little data yet) waits another window, up to ``inconclusive_limit``
-        times in a row; then ``no_data`` says whether to hold or to fail."""
+        Too little data yet (inconclusive) is judged again every interval, for up to
+        ``inconclusive_limit`` windows; then ``no_data`` says whether to hold or to fail."""
         limits = self.spec.analysis
+        deadline = self.clock.monotonic() + window * max(1, limits.inconclusive_limit)
+        waiting = False
         while True:
             self._last_analysis = self.clock.monotonic()
             verdicts = await self.analyzer.analyze(window)
@@ -419,15 +421,17 @@ class Controller:
                 f"{v.metric}: {v.verdict.reason}" for v in verdicts if v.verdict.outcome != "pass"
             )
             why = why or "no metrics to judge"
-            await self._save(inconclusive=self.record.inconclusive + 1)
-            if self.record.inconclusive > limits.inconclusive_limit:
+            if self.clock.monotonic() >= deadline:
+                await self._save(inconclusive=self.record.inconclusive + 1)
                 if limits.no_data == "fail":
                     raise _Failed(f"no conclusive data: {why}", verdicts)
                 raise _Hold(f"no conclusive data ({why}): resume to go on, abort to stop")
-            await self._decide(
-                "analysis inconclusive", f"{why}; judging again in {window:g}s", verdicts, outcome
-            )
-            await self._wait(window)
+            if not waiting:
+                waiting = True
+                await self._decide(
+                    "analysis inconclusive", f"{why}; waiting for more data", verdicts, outcome
+                )
+            await self._wait(limits.interval)
 
 
 class _Resume(Exception):
