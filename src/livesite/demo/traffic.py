@@ -21,13 +21,21 @@ class Tally:
     errors: int = 0
 
 
-async def _shopper(url: str, stop: asyncio.Event, tally: Tally, client: httpx.AsyncClient) -> None:
+async def _shopper(
+    url: str, stop: asyncio.Event, tally: Tally, client: httpx.AsyncClient, every: float
+) -> None:
     who = {"email": f"shopper-{uuid.uuid4().hex[:12]}@demo.test", "password": "shopper-pass"}
     await client.post(f"{url}/api/register", json=who)
     token = (await client.post(f"{url}/api/login", json=who)).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
+    loop = asyncio.get_running_loop()
+    due = loop.time()
     while not stop.is_set():
         for method, path, body in (("POST", "/api/cart", {"product_id": 1}), ("POST", "/api/checkout", None)):
+            if every:  # paced: this shopper's next request is due `every` seconds after the last one
+                due += every
+                if (wait := due - loop.time()) > 0:
+                    await asyncio.sleep(wait)
             try:
                 reply = await client.request(method, f"{url}{path}", json=body, headers=auth)
                 tally.requests += 1
@@ -37,9 +45,13 @@ async def _shopper(url: str, stop: asyncio.Event, tally: Tally, client: httpx.As
                 tally.errors += 1
 
 
-async def shop(url: str, stop: asyncio.Event, shoppers: int = 4) -> Tally:
-    """Run ``shoppers`` against ``url`` until ``stop`` is set; what they sent and what failed."""
+async def shop(
+    url: str, stop: asyncio.Event, shoppers: int = 4, *, rate_per_second: float | None = None
+) -> Tally:
+    """Run ``shoppers`` against ``url`` until ``stop`` is set (as fast as they can, or together at
+    ``rate_per_second``); what they sent and what failed."""
     tally = Tally()
+    every = shoppers / rate_per_second if rate_per_second else 0.0
     async with httpx.AsyncClient(timeout=5) as client:
-        await asyncio.gather(*(_shopper(url, stop, tally, client) for _ in range(shoppers)))
+        await asyncio.gather(*(_shopper(url, stop, tally, client, every) for _ in range(shoppers)))
     return tally
