@@ -80,7 +80,7 @@ class SqliteIncidents:
         if self._ready:
             return
 
-        await self.store.run(lambda db: sqlite_create(db, COMPONENT, VERSION, _TABLE))
+        await self.store.run_job(lambda db: sqlite_create(db, COMPONENT, VERSION, _TABLE))
         self._ready = True
 
     async def save_incidents(self, incidents: Sequence[PartnerIncident]) -> None:
@@ -91,7 +91,7 @@ class SqliteIncidents:
             with db:
                 db.executemany(_UPSERT.format("?, ?, ?, ?, ?"), rows)
 
-        await self.store.run(save)
+        await self.store.run_job(save)
 
     async def incidents(
         self, partner: str | None = None, *, open_only: bool = False, limit: int = 100
@@ -103,7 +103,7 @@ class SqliteIncidents:
         def read(db: sqlite3.Connection) -> list[str]:
             return [r[0] for r in db.execute(sql, (*args, limit))]
 
-        return [PartnerIncident.model_validate_json(r) for r in await self.store.run(read)]
+        return [PartnerIncident.model_validate_json(r) for r in await self.store.run_job(read)]
 
 
 class PostgresIncidents:
@@ -115,7 +115,7 @@ class PostgresIncidents:
         if self._ready:
             return
 
-        await self.store.run(lambda conn: postgres_create(conn, COMPONENT, VERSION, _TABLE))
+        await self.store.run_job(lambda conn: postgres_create(conn, COMPONENT, VERSION, _TABLE))
         self._ready = True
 
     async def save_incidents(self, incidents: Sequence[PartnerIncident]) -> None:
@@ -125,7 +125,7 @@ class PostgresIncidents:
         async def save(conn: asyncpg.Connection) -> None:
             await conn.executemany(_UPSERT.format("$1, $2, $3, $4, $5"), rows)
 
-        await self.store.run(save)
+        await self.store.run_job(save)
 
     async def incidents(
         self, partner: str | None = None, *, open_only: bool = False, limit: int = 100
@@ -137,7 +137,7 @@ class PostgresIncidents:
         async def read(conn: asyncpg.Connection) -> list[str]:
             return [r[0] for r in await conn.fetch(sql, *args, limit)]
 
-        return [PartnerIncident.model_validate_json(r) for r in await self.store.run(read)]
+        return [PartnerIncident.model_validate_json(r) for r in await self.store.run_job(read)]
 
 
 def incidents_of(store: object) -> IncidentStore | None:

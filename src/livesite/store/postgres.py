@@ -252,11 +252,6 @@ class PostgresStore:
             raise
         return cls(url, pool)
 
-    async def run(self, job: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run ``job`` on a pooled connection: for the store's other consumers (partner incidents,
-        leases), each of which keeps tables of its own in the same database."""
-        return await self._run(job)
-
     async def _run(self, job: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         try:
             async with self._pool.acquire() as conn:
@@ -269,7 +264,7 @@ class PostgresStore:
 
     async def run_job(self, job: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run ``job`` on a pooled connection: the hook for modules that keep their own tables and
-        schema version in the same database (leases, ``store/leases.py``)."""
+        schema version in the same database (leases, partner incidents, rollouts)."""
         return await self._run(job)
 
     async def add_results(self, results: Sequence[Result]) -> None:

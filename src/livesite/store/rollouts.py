@@ -134,7 +134,7 @@ class SqliteRollouts:
 
     async def _db(self) -> SqliteStore:
         if not self._ready:
-            await self.store.run(lambda db: sqlite_create(db, COMPONENT, VERSION, _TABLES))
+            await self.store.run_job(lambda db: sqlite_create(db, COMPONENT, VERSION, _TABLES))
             self._ready = True
         return self.store
 
@@ -143,14 +143,14 @@ class SqliteRollouts:
             row = db.execute("SELECT record FROM rollout_state WHERE name = ?", (name,)).fetchone()
             return str(row[0]) if row else None
 
-        found = await (await self._db()).run(read)
+        found = await (await self._db()).run_job(read)
         return RolloutRecord.model_validate_json(found) if found else None
 
     async def records(self) -> list[RolloutRecord]:
         def read(db: sqlite3.Connection) -> list[str]:
             return [r[0] for r in db.execute("SELECT record FROM rollout_state ORDER BY name")]
 
-        return [RolloutRecord.model_validate_json(r) for r in await (await self._db()).run(read)]
+        return [RolloutRecord.model_validate_json(r) for r in await (await self._db()).run_job(read)]
 
     async def save(self, record: RolloutRecord) -> None:
         row = (record.name, record.model_dump_json())
@@ -159,7 +159,7 @@ class SqliteRollouts:
             with db:
                 db.execute(_SAVE.format("?", "?"), row)
 
-        await (await self._db()).run(save)
+        await (await self._db()).run_job(save)
 
     async def journal(self, decision: Decision) -> None:
         row = (decision.id, decision.rollout, decision.at.timestamp(), decision.model_dump_json())
@@ -168,14 +168,14 @@ class SqliteRollouts:
             with db:
                 db.execute("INSERT INTO rollout_journal (id, rollout, at, record) VALUES (?, ?, ?, ?)", row)
 
-        await (await self._db()).run(add)
+        await (await self._db()).run_job(add)
 
     async def decisions(self, name: str, limit: int = 100) -> list[Decision]:
         def read(db: sqlite3.Connection) -> list[str]:
             sql = "SELECT record FROM rollout_journal WHERE rollout = ? ORDER BY at DESC, id DESC LIMIT ?"
             return [r[0] for r in db.execute(sql, (name, limit))]
 
-        return [Decision.model_validate_json(r) for r in await (await self._db()).run(read)]
+        return [Decision.model_validate_json(r) for r in await (await self._db()).run_job(read)]
 
     async def send(self, command: Command) -> None:
         row = (command.id, command.rollout, command.model_dump_json())
@@ -184,7 +184,7 @@ class SqliteRollouts:
             with db:
                 db.execute("INSERT INTO rollout_commands (id, rollout, record) VALUES (?, ?, ?)", row)
 
-        await (await self._db()).run(add)
+        await (await self._db()).run_job(add)
 
     async def take(self, name: str) -> list[Command]:
         def take(db: sqlite3.Connection) -> list[str]:
@@ -197,7 +197,7 @@ class SqliteRollouts:
                 db.executemany("UPDATE rollout_commands SET taken = 1 WHERE id = ?", [(r[0],) for r in rows])
             return [r[1] for r in rows]
 
-        return [Command.model_validate_json(r) for r in await (await self._db()).run(take)]
+        return [Command.model_validate_json(r) for r in await (await self._db()).run_job(take)]
 
 
 class PostgresRollouts:
@@ -207,7 +207,7 @@ class PostgresRollouts:
 
     async def _db(self) -> PostgresStore:
         if not self._ready:
-            await self.store.run(lambda conn: postgres_create(conn, COMPONENT, VERSION, _TABLES))
+            await self.store.run_job(lambda conn: postgres_create(conn, COMPONENT, VERSION, _TABLES))
             self._ready = True
         return self.store
 
@@ -216,20 +216,20 @@ class PostgresRollouts:
             value = await conn.fetchval("SELECT record FROM rollout_state WHERE name = $1", name)
             return str(value) if value is not None else None
 
-        found = await (await self._db()).run(read)
+        found = await (await self._db()).run_job(read)
         return RolloutRecord.model_validate_json(found) if found else None
 
     async def records(self) -> list[RolloutRecord]:
         async def read(conn: asyncpg.Connection) -> list[str]:
             return [r[0] for r in await conn.fetch("SELECT record FROM rollout_state ORDER BY name")]
 
-        return [RolloutRecord.model_validate_json(r) for r in await (await self._db()).run(read)]
+        return [RolloutRecord.model_validate_json(r) for r in await (await self._db()).run_job(read)]
 
     async def save(self, record: RolloutRecord) -> None:
         async def save(conn: asyncpg.Connection) -> None:
             await conn.execute(_SAVE.format("$1", "$2"), record.name, record.model_dump_json())
 
-        await (await self._db()).run(save)
+        await (await self._db()).run_job(save)
 
     async def journal(self, decision: Decision) -> None:
         async def add(conn: asyncpg.Connection) -> None:
@@ -241,14 +241,14 @@ class PostgresRollouts:
                 decision.model_dump_json(),
             )
 
-        await (await self._db()).run(add)
+        await (await self._db()).run_job(add)
 
     async def decisions(self, name: str, limit: int = 100) -> list[Decision]:
         async def read(conn: asyncpg.Connection) -> list[str]:
             sql = "SELECT record FROM rollout_journal WHERE rollout = $1 ORDER BY at DESC, id DESC LIMIT $2"
             return [r[0] for r in await conn.fetch(sql, name, limit)]
 
-        return [Decision.model_validate_json(r) for r in await (await self._db()).run(read)]
+        return [Decision.model_validate_json(r) for r in await (await self._db()).run_job(read)]
 
     async def send(self, command: Command) -> None:
         async def add(conn: asyncpg.Connection) -> None:
@@ -259,7 +259,7 @@ class PostgresRollouts:
                 command.model_dump_json(),
             )
 
-        await (await self._db()).run(add)
+        await (await self._db()).run_job(add)
 
     async def take(self, name: str) -> list[Command]:
         async def take(conn: asyncpg.Connection) -> list[str]:
@@ -270,7 +270,7 @@ class PostgresRollouts:
             )
             return [r[1] for r in sorted(rows, key=lambda r: r[0])]
 
-        return [Command.model_validate_json(r) for r in await (await self._db()).run(take)]
+        return [Command.model_validate_json(r) for r in await (await self._db()).run_job(take)]
 
 
 def rollouts_of(store: object) -> RolloutStore | None:

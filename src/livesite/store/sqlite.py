@@ -214,11 +214,6 @@ class SqliteStore:
             raise
         return cls(path, executor, connection)
 
-    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``job`` on the store's thread and connection: for the store's other consumers (partner
-        incidents, leases), each of which keeps tables of its own in the same file."""
-        return await self._run(job)
-
     async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job, self._db)
@@ -232,7 +227,7 @@ class SqliteStore:
 
     async def run_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` on the store's worker thread with its connection: the hook for modules that keep
-        their own tables and schema version in the same file (leases, ``store/leases.py``)."""
+        their own tables and schema version in the same file (leases, partner incidents, rollouts)."""
         return await self._run(job)
 
     async def add_results(self, results: Sequence[Result]) -> None:
