@@ -1,0 +1,1 @@
+"""Chaos engineering: experiments with a steady state, faults held as leases, a kill switch, the monkey."""
