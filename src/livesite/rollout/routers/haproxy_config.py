@@ -122,7 +122,6 @@ def render(layout: HaproxyLayout) -> str:
         "",
         "defaults",
         "    mode http",
-        "    option httplog",
         "    timeout connect 2s",
         "    timeout client 30s",
         f"    timeout server {int(layout.timeout_server_seconds * 1000)}ms",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -62,14 +63,14 @@ class NginxRouter:
 
     async def set_weights(self, weights: Mapping[str, int]) -> None:
         wanted = check_weights(self.name, weights, list(self.layout.backends))
-        async with self._lock:
+        async with self._lock, self._file_lock():
             served = await self._served()
             await self._apply({**served.weights, **wanted}, served.routes, served.generation + 1)
             self.asked.weights.update(wanted)
 
     async def set_routes(self, routes: Sequence[Route]) -> None:
         wanted = check_routes(self.name, routes, list(self.layout.backends))
-        async with self._lock:
+        async with self._lock, self._file_lock():
             served = await self._served()
             await self._apply(served.weights, wanted, served.generation + 1)
             self.asked.routes = wanted
@@ -99,6 +100,18 @@ class NginxRouter:
             ) from exc
 
     # ------------------------------------------------------------------ the steps
+
+    @contextlib.asynccontextmanager
+    async def _file_lock(self) -> AsyncIterator[None]:
+        """Serialise changes across processes too: two routers (two controllers, a CLI) reading the
+        same generation would both write generation N+1."""
+        path = self.layout.include_path.with_name(f".{self.layout.include_path.name}.lock")
+        handle = await asyncio.to_thread(path.open, "a")
+        try:
+            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()  # closing releases the lock
 
     def _read_include(self) -> str:
         try:

@@ -46,6 +46,7 @@ class NameServer:
         self.name = name
         self.port = 0
         self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
 
     @property
     def address(self) -> str:
@@ -59,10 +60,13 @@ class NameServer:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+            for writer in list(self.writers):  # ends kept-alive connections, so their handlers return
+                writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 2)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -86,6 +90,7 @@ class NameServer:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
+            self.writers.discard(writer)
             writer.close()
 
 

@@ -1,0 +1,132 @@
+"""What only one data plane does: HAProxy's drain and route sources, nginx's refused reloads, sticky cohorts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import NameServer, start_haproxy, start_nginx
+from livesite.rollout.routers import HaproxyRouter, NginxRouter, Route, RouterError, Sticky
+
+
+async def backend_of(url: str, headers: dict[str, str] | None = None) -> str:
+    async with httpx.AsyncClient(timeout=5) as client:
+        return (await client.get(url, headers=headers)).text
+
+
+async def backends_of(url: str, users: list[str]) -> dict[str, str]:
+    """Which backend each sticky user lands on (one client: creating one costs ~40 ms)."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        return {u: (await client.get(url, headers={"X-Livesite-Synthetic": u})).text for u in users}
+
+
+async def test_nginx_refuses_a_broken_config_and_keeps_serving_the_previous_one(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_nginx(tmp_path, backends)
+    try:
+        router = NginxRouter(layout)
+        await router.set_weights({"stable": 0, "canary": 100})
+        good = (await router.verify()).generation
+        included = layout.include_path.read_text()
+        main = layout.conf_path.read_text()
+        layout.conf_path.write_text(main.replace("access_log off;", "access_log off; no_such_directive 1;"))
+        with pytest.raises(RouterError) as caught:
+            await router.set_weights({"stable": 100, "canary": 0})
+        assert caught.value.kind == "rejected"
+        assert "no_such_directive" in str(caught.value)
+        assert "previous config keeps serving" in str(caught.value)
+        assert layout.include_path.read_text() == included  # put back: disk and workers agree
+        url = layout.state_url.removesuffix("/-/livesite")
+        assert {await backend_of(url) for _ in range(10)} == {"canary"}
+        layout.conf_path.write_text(main)
+        state = await router.verify()
+        assert state.generation == good
+        assert state.weights == {"stable": 0, "canary": 100}
+    finally:
+        process.stop()
+
+
+async def test_nginx_verify_notices_a_file_written_but_not_reloaded(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_nginx(tmp_path, backends)
+    try:
+        router = NginxRouter(layout)
+        await router.set_weights({"stable": 60, "canary": 40})
+        layout.include_path.write_text(layout.include_path.read_text().replace("weight=40", "weight=41"))
+        with pytest.raises(RouterError) as caught:
+            await NginxRouter(layout).verify()  # even a router that asked nothing sees it
+        assert caught.value.kind == "mismatch"
+        assert "edited by hand" in str(caught.value)
+    finally:
+        process.stop()
+
+
+async def test_haproxy_drain_stops_new_requests_to_a_backend_until_it_is_ready_again(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_haproxy(tmp_path, backends)
+    try:
+        router = HaproxyRouter(layout)
+        await router.set_weights({"stable": 50, "canary": 50})
+        await router.drain("canary")
+        state = await router.verify()
+        assert state.draining == ["canary"]
+        url = f"http://{layout.bind}/"
+        assert {await backend_of(url) for _ in range(10)} == {"stable"}
+        await router.undrain("canary")
+        assert (await router.verify()).draining == []
+        assert "canary" in {await backend_of(url) for _ in range(10)}
+    finally:
+        process.stop()
+
+
+async def test_haproxy_refuses_a_route_source_its_config_does_not_have(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_haproxy(tmp_path, backends)
+    try:
+        router = HaproxyRouter(layout)
+        with pytest.raises(RouterError) as caught:
+            await router.set_routes([Route(header="X-Other", value="v", backend="canary")])
+        assert caught.value.kind == "unsupported"
+        assert "header x-other" in str(caught.value)
+        assert (await router.verify()).routes == []
+    finally:
+        process.stop()
+
+
+@pytest.mark.parametrize("kind", ["haproxy", "nginx"])
+async def test_a_sticky_user_never_flips_back_to_stable_while_the_canary_grows(
+    kind: str, tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    sticky = Sticky(header="X-Livesite-Synthetic")
+    if kind == "haproxy":
+        hlayout, process = await start_haproxy(tmp_path, backends, sticky)
+        router: HaproxyRouter | NginxRouter = HaproxyRouter(hlayout)
+        url = f"http://{hlayout.bind}/"
+    else:
+        nlayout, process = await start_nginx(tmp_path, backends, sticky)
+        router = NginxRouter(nlayout)
+        url = nlayout.state_url.removesuffix("-/livesite")
+    try:
+        users = [f"user-{i}" for i in range(40)]
+        on_canary: set[str] = set()
+        for weight in (10, 50, 90):
+            await router.set_weights({"stable": 100 - weight, "canary": weight})
+            landed = await backends_of(url, users)
+            now = {u for u, backend in landed.items() if backend == "canary"}
+            assert on_canary <= now, f"users flipped back to stable at {weight}%: {on_canary - now}"
+            assert await backends_of(url, users) == landed  # each user keeps its backend
+            on_canary = now
+        assert len(on_canary) > 20
+        # without the header, traffic still follows the weights
+        async with httpx.AsyncClient(timeout=5) as client:
+            seen = Counter([(await client.get(url)).text for _ in range(50)])
+        assert seen["canary"] >= 35, seen
+    finally:
+        process.stop()
