@@ -72,9 +72,17 @@ class HaproxyRouter:
 
     async def set_weights(self, weights: Mapping[str, int]) -> None:
         wanted = check_weights(self.name, weights, list(self.layout.backends))
+        applied: dict[str, int] = {}
         async with self._lock:
             for backend, weight in wanted.items():
-                await self._change(f"set server {self.layout.proxy}/{backend} weight {weight}")
+                try:
+                    await self._change(f"set server {self.layout.proxy}/{backend} weight {weight}")
+                except RouterError as exc:
+                    if applied:  # one command per server: say what is already in place
+                        exc.message += f"; already applied: {applied}"
+                        exc.args = (exc.message,)
+                    raise
+                applied[backend] = weight
                 self.asked.weights[backend] = weight
 
     async def set_routes(self, routes: Sequence[Route]) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 
 from livesite.demo.front import create_app
 from livesite.demo.settings import FrontSettings
@@ -303,15 +304,22 @@ async def demo_front(
         backends={name: f"http://{b.address}" for name, b in backends.items()},
         weights={"stable": 100, "canary": 0},
     )
+    async with serve_asgi(create_app(settings)) as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def serve_asgi(app: ASGIApp) -> AsyncIterator[tuple[str, uvicorn.Server]]:
+    """Serve an ASGI app with uvicorn in this loop on a free 127.0.0.1 port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     url = f"http://127.0.0.1:{port}"
     try:
-        await until(lambda: _answers(f"{url}/-/health"), "demo front")
+        await until(lambda: _answers(f"{url}/-/health"), "asgi app")
         yield url, server
     finally:
         server.should_exit = True

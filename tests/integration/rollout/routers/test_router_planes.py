@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 from conftest import NameServer, start_haproxy, start_nginx
 from livesite.rollout.routers import HaproxyRouter, NginxRouter, Route, RouterError, Sticky
+
+CANARY = Route(header="X-Livesite-Route", value="canary", backend="canary")
 
 
 async def backend_of(url: str, headers: dict[str, str] | None = None) -> str:
@@ -128,5 +131,40 @@ async def test_a_sticky_user_never_flips_back_to_stable_while_the_canary_grows(
         async with httpx.AsyncClient(timeout=5) as client:
             seen = Counter([(await client.get(url)).text for _ in range(50)])
         assert seen["canary"] >= 35, seen
+    finally:
+        process.stop()
+
+
+async def test_two_routers_changing_one_nginx_at_once_both_land_in_order(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_nginx(tmp_path, backends)
+    try:
+        first, second = NginxRouter(layout), NginxRouter(layout)
+        start = int((await first.verify()).generation)
+        await asyncio.gather(first.set_weights({"canary": 10}), second.set_routes([CANARY]))
+        state = await first.verify()
+        assert int(state.generation) == start + 2  # neither overwrote the other's generation
+        assert state.weights["canary"] == 10
+        assert state.routes == [CANARY]
+        await second.verify()
+    finally:
+        process.stop()
+
+
+async def test_haproxy_says_which_weights_were_applied_when_a_later_one_is_refused(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_haproxy(tmp_path, backends)
+    try:
+        router = HaproxyRouter(layout)
+        await router.set_weights({"stable": 100, "canary": 0})
+        # HAProxy refuses nothing here, so make it: a layout naming a server the running config lacks
+        wider = layout.model_copy(update={"backends": {**layout.backends, "ghost": "127.0.0.1:1"}})
+        with pytest.raises(RouterError) as caught:
+            await HaproxyRouter(wider).set_weights({"stable": 60, "ghost": 5})
+        assert caught.value.kind == "rejected"
+        assert "already applied: {'stable': 60}" in str(caught.value)
+        assert (await HaproxyRouter(layout).verify()).weights["stable"] == 60
     finally:
         process.stop()
