@@ -314,7 +314,7 @@ async def serve_asgi(app: ASGIApp) -> AsyncIterator[tuple[str, uvicorn.Server]]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, http="httptools", log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     url = f"http://127.0.0.1:{port}"

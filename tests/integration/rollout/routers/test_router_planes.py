@@ -23,7 +23,10 @@ async def backend_of(url: str, headers: dict[str, str] | None = None) -> str:
 async def backends_of(url: str, users: list[str]) -> dict[str, str]:
     """Which backend each sticky user lands on (one client: creating one costs ~40 ms)."""
     async with httpx.AsyncClient(timeout=5) as client:
-        return {u: (await client.get(url, headers={"X-Livesite-Synthetic": u})).text for u in users}
+        return {
+            u: (await client.get(url, headers={"X-Livesite-Synthetic": u, "Connection": "close"})).text
+            for u in users
+        }
 
 
 async def test_nginx_refuses_a_broken_config_and_keeps_serving_the_previous_one(
