@@ -45,6 +45,7 @@ def render_all(root: Path, backends: dict[str, str], listen: str) -> dict[str, s
     haproxy, nginx = layouts(root, backends, listen)
     files = {"haproxy.cfg": render_haproxy(haproxy)}
     files |= {str(path.relative_to(root)): "" for path in haproxy.route_maps().values()}
+    files[str(haproxy.state_file.relative_to(root))] = "1\n"  # saved weights: none yet
     files["livesite.conf"] = render_include(nginx, nginx.initial_weights(), [], 1)
     files["nginx.conf"] = render_conf(nginx, listen=listen)
     return files

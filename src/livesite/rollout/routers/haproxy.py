@@ -5,13 +5,15 @@ source's map atomically (``prepare map`` / ``add map @V`` / ``commit map @V``) a
 map files, so a reload keeps them; verify reads ``show servers state`` and ``show map``; stats read
 ``show stat``. The haproxy.cfg it needs comes from :mod:`livesite.rollout.routers.haproxy_config`.
 
-Runtime weights are lost when HAProxy restarts (not the map files): after a restart, verify() says so
-as a mismatch and the controller sets the weights again.
+Runtime changes die with the HAProxy process, so after each one the router saves ``show servers state``
+to the layout's state file, which the generated haproxy.cfg loads at start (``server-state-file``,
+``load-server-state-from-file``): a restart or reload keeps the weights, drains and (map files) routes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping, Sequence
 
 from livesite.rollout.routers.base import (
@@ -84,6 +86,7 @@ class HaproxyRouter:
                     raise
                 applied[backend] = weight
                 self.asked.weights[backend] = weight
+            await self._save_state()
 
     async def set_routes(self, routes: Sequence[Route]) -> None:
         wanted = check_routes(self.name, routes, list(self.layout.backends))
@@ -175,11 +178,23 @@ class HaproxyRouter:
         check_weights(self.name, {backend: 0}, list(self.layout.backends))
         async with self._lock:
             await self._change(f"set server {self.layout.proxy}/{backend} state drain")
+            await self._save_state()
 
     async def undrain(self, backend: str) -> None:
         check_weights(self.name, {backend: 0}, list(self.layout.backends))
         async with self._lock:
             await self._change(f"set server {self.layout.proxy}/{backend} state ready")
+            await self._save_state()
+
+    async def _save_state(self) -> None:
+        """Write `show servers state` where haproxy.cfg's server-state-file loads it at the next start."""
+        text = await self._run("show servers state")
+        if not text.startswith("1\n"):
+            raise RouterError("rejected", f"`show servers state` → {text.strip()[:200]}", router=self.name)
+        path = self.layout.state_file
+        temporary = path.with_name(f".{path.name}.tmp")
+        await asyncio.to_thread(temporary.write_text, text)
+        await asyncio.to_thread(os.replace, temporary, path)
 
 
 def _number(row: Mapping[str, str], column: str) -> int:

@@ -167,11 +167,15 @@ async def backends() -> AsyncIterator[dict[str, NameServer]]:
 
 
 async def start_haproxy(
-    directory: Path, backends: dict[str, NameServer], sticky: Sticky | None = None
+    directory: Path,
+    backends: dict[str, NameServer],
+    sticky: Sticky | None = None,
+    same: HaproxyLayout | None = None,
 ) -> tuple[HaproxyLayout, Process]:
+    """HAProxy with a generated config (or, with ``same``, restarted on the config it already has)."""
     binary = _require("haproxy", "haproxy")
     port = free_port()
-    layout = HaproxyLayout(
+    layout = same or HaproxyLayout(
         socket=directory / "admin.sock",
         backends={name: b.address for name, b in backends.items()},
         weights={"stable": 100, "canary": 0},
@@ -179,7 +183,7 @@ async def start_haproxy(
         map_dir=directory / "maps",
         sticky=sticky,
     )
-    config = write_haproxy(layout, directory / "haproxy.cfg")
+    config = directory / "haproxy.cfg" if same else write_haproxy(layout, directory / "haproxy.cfg")
     process = Process([binary, "-f", str(config), "-db"], directory / "haproxy.log")
     router = HaproxyRouter(layout)
 

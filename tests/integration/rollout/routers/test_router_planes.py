@@ -171,3 +171,22 @@ async def test_haproxy_says_which_weights_were_applied_when_a_later_one_is_refus
         assert (await HaproxyRouter(layout).verify()).weights["stable"] == 60
     finally:
         process.stop()
+
+
+async def test_haproxy_restarted_mid_rollout_comes_back_with_its_weights_drains_and_routes(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_haproxy(tmp_path, backends)
+    try:
+        router = HaproxyRouter(layout)
+        await router.set_weights({"stable": 70, "canary": 30})
+        await router.set_routes([CANARY])
+        await router.drain("stable")
+        process.stop()
+        layout, process = await start_haproxy(tmp_path, backends, same=layout)
+        state = await router.verify()  # the same router: what it asked is what runs again
+        assert state.weights == {"stable": 70, "canary": 30}
+        assert state.draining == ["stable"]
+        assert state.routes == [CANARY]
+    finally:
+        process.stop()
