@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conftest import NameServer, start_haproxy, start_nginx
-from livesite.rollout.routers import HaproxyRouter, NginxRouter, Route, RouterError, Sticky
+from livesite.rollout.routers import HaproxyLayout, HaproxyRouter, NginxRouter, Route, RouterError, Sticky
 
 CANARY = Route(header="X-Livesite-Route", value="canary", backend="canary")
 
@@ -190,3 +190,62 @@ async def test_haproxy_restarted_mid_rollout_comes_back_with_its_weights_drains_
         assert state.routes == [CANARY]
     finally:
         process.stop()
+
+
+async def test_an_nginx_reload_the_master_cannot_apply_times_out_and_the_old_config_keeps_serving(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_nginx(tmp_path, backends)
+    try:
+        router = NginxRouter(layout.model_copy(update={"reload_timeout_seconds": 1.0}))
+        await router.set_weights({"stable": 0, "canary": 100})
+        before = layout.include_path.read_text()
+        # `nginx -t` does not bind, so a port already taken passes the test and fails in the master
+        taken = backends["stable"].address
+        main = layout.conf_path.read_text()
+        layout.conf_path.write_text(
+            main.replace("    server {\n", f"    server {{\n        listen {taken};\n", 1)
+        )
+        with pytest.raises(RouterError) as caught:
+            await router.set_weights({"stable": 100, "canary": 0})
+        assert caught.value.kind == "timeout"
+        assert "did not switch to generation" in str(caught.value)
+        assert layout.include_path.read_text() == before
+        layout.conf_path.write_text(main)
+        assert (await router.verify()).weights == {"stable": 0, "canary": 100}
+        assert await backend_of(layout.state_url.removesuffix("-/livesite")) == "canary"
+    finally:
+        process.stop()
+
+
+async def test_a_state_url_that_is_not_livesites_is_a_mismatch_with_the_location_to_add(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_nginx(tmp_path, backends)
+    try:
+        elsewhere = layout.model_copy(update={"state_url": f"http://{backends['stable'].address}/-/livesite"})
+        with pytest.raises(RouterError) as caught:
+            await NginxRouter(elsewhere).verify()
+        assert caught.value.kind == "mismatch"
+        assert "return 200 $livesite_state" in str(caught.value)
+    finally:
+        process.stop()
+
+
+async def test_a_haproxy_socket_that_never_answers_is_unreachable_after_the_timeout(tmp_path: Path) -> None:
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads the command, answers nothing
+
+    path = tmp_path / "hang.sock"
+    server = await asyncio.start_unix_server(hang, str(path))
+    try:
+        layout = HaproxyLayout(socket=path, backends={"stable": "127.0.0.1:1"}, map_dir=tmp_path)
+        with pytest.raises(RouterError) as caught:
+            await HaproxyRouter(layout, timeout_seconds=0.3).verify()
+        assert caught.value.kind == "unreachable"
+        assert "no answer" in str(caught.value)
+        missing = layout.model_copy(update={"socket": tmp_path / "nothing.sock"})
+        with pytest.raises(RouterError, match="cannot reach"):
+            await HaproxyRouter(missing).set_weights({"stable": 1})
+    finally:
+        server.close()
