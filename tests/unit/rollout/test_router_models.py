@@ -7,7 +7,7 @@ import string
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -27,6 +27,7 @@ def test_a_route_value_that_could_change_a_command_or_config_is_refused(value: s
         Route(header="X-Livesite-Route", value=value, backend="canary")
 
 
+@settings(deadline=None)  # pure and fast, but the shared 2-core machine stalls now and then
 @given(st.text(alphabet=string.printable + "é€", max_size=40))
 def test_no_accepted_route_value_holds_a_character_that_means_something_to_haproxy_or_nginx(
     value: str,
