@@ -28,6 +28,7 @@ from livesite.rollout.routers.base import (
     Route,
     RouterError,
     RouterState,
+    TlsContexts,
     check_routes,
     check_weights,
 )
@@ -57,6 +58,7 @@ class NginxRouter:
         self.timeout_seconds = timeout_seconds
         self.asked = Asked()
         self.log = AccessLog(layout.access_log, layout.backends)
+        self._tls = TlsContexts()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ Router
@@ -126,7 +128,8 @@ class NginxRouter:
         worker answers rather than an old one still holding a kept-alive connection)."""
         url = self.layout.state_url
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+            verify = self._tls.verify_for(url)
+            async with httpx.AsyncClient(timeout=self.timeout_seconds, verify=verify) as client:
                 answer = await client.get(url, headers={"Connection": "close"})
         except httpx.HTTPError as exc:
             raise RouterError(

@@ -233,7 +233,10 @@ async def test_a_state_url_that_is_not_livesites_is_a_mismatch_with_the_location
 
 
 async def test_a_haproxy_socket_that_never_answers_is_unreachable_after_the_timeout(tmp_path: Path) -> None:
+    held: list[asyncio.StreamWriter] = []
+
     async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
         await reader.read()  # reads the command, answers nothing
 
     path = tmp_path / "hang.sock"
@@ -249,3 +252,6 @@ async def test_a_haproxy_socket_that_never_answers_is_unreachable_after_the_time
             await HaproxyRouter(missing).set_weights({"stable": 1})
     finally:
         server.close()
+        for writer in held:
+            writer.close()
+        await server.wait_closed()
