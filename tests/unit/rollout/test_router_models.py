@@ -164,3 +164,45 @@ def test_the_access_log_survives_rotation_and_never_buffers_an_endless_line(tmp_
         handle.write("x" * (MAX_LINE_BYTES * 3))
     log.read()
     assert len(log.partial) <= MAX_LINE_BYTES + 1024 * 1024
+
+
+def test_router_settings_from_yaml_like_data_make_the_router_they_name(tmp_path: Path) -> None:
+    from pydantic import TypeAdapter
+
+    from livesite.rollout.routers import (
+        BuiltinRouter,
+        HaproxyRouter,
+        NginxRouter,
+        Router,
+        RouterSettings,
+        router_for,
+    )
+
+    settings = TypeAdapter(RouterSettings)
+    backends = {"stable": "127.0.0.1:1", "canary": "127.0.0.1:2"}
+    made = [
+        router_for(
+            settings.validate_python(
+                {"kind": "haproxy", "socket": "/s", "map_dir": "/m", "backends": backends}
+            )
+        ),
+        router_for(
+            settings.validate_python(
+                {
+                    "kind": "nginx",
+                    "backends": backends,
+                    "include_path": "/i",
+                    "conf_path": "/c",
+                    "state_url": "http://127.0.0.1:1/-/livesite",
+                    "access_log": "/l",
+                }
+            )
+        ),
+        router_for(settings.validate_python({"kind": "builtin", "url": "http://127.0.0.1:1", "token": "t"})),
+    ]
+    assert [type(r) for r in made] == [HaproxyRouter, NginxRouter, BuiltinRouter]
+    assert all(isinstance(r, Router) for r in made)
+    with pytest.raises(ValidationError, match="kind"):
+        settings.validate_python({"kind": "envoy"})
+    with pytest.raises(ValidationError, match="extra"):
+        settings.validate_python({"kind": "builtin", "url": "http://x", "token": "t", "tokn": "typo"})
