@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from livesite.rollout.routers.base import (
     Asked,
@@ -106,7 +107,7 @@ class HaproxyRouter:
                 await self._replace_map(str(path), entries)
                 # so a restart or reload of HAProxy starts with the same routes
                 text = "".join(f"{k} {v}\n" for k, v in entries.items())
-                await asyncio.to_thread(path.write_text, text)
+                await self._save(path, text, "the routes")
             self.asked.routes = wanted
 
     async def _replace_map(self, path: str, entries: Mapping[str, str]) -> None:
@@ -191,10 +192,21 @@ class HaproxyRouter:
         text = await self._run("show servers state")
         if not text.startswith("1\n"):
             raise RouterError("rejected", f"`show servers state` → {text.strip()[:200]}", router=self.name)
-        path = self.layout.state_file
+        await self._save(self.layout.state_file, text, "the weights")
+
+    async def _save(self, path: Path, text: str, what: str) -> None:
         temporary = path.with_name(f".{path.name}.tmp")
-        await asyncio.to_thread(temporary.write_text, text)
-        await asyncio.to_thread(os.replace, temporary, path)
+        try:
+            await asyncio.to_thread(temporary.write_text, text)
+            await asyncio.to_thread(os.replace, temporary, path)
+        except OSError as exc:
+            raise RouterError(
+                "rejected",
+                f"HAProxy runs {what} asked, but they cannot be saved to {path}: {exc.strerror or exc}; "
+                "a restart of HAProxy would lose them",
+                router=self.name,
+                hint="make the layout's map_dir writable for livesite",
+            ) from exc
 
 
 def _number(row: Mapping[str, str], column: str) -> int:

@@ -255,3 +255,19 @@ async def test_a_haproxy_socket_that_never_answers_is_unreachable_after_the_time
         for writer in held:
             writer.close()
         await server.wait_closed()
+
+
+async def test_haproxy_says_when_a_change_runs_but_cannot_be_saved_for_a_restart(
+    tmp_path: Path, backends: dict[str, NameServer]
+) -> None:
+    layout, process = await start_haproxy(tmp_path, backends)
+    try:
+        layout.state_file.unlink()
+        layout.state_file.mkdir()  # a directory where the file should go: os.replace fails
+        with pytest.raises(RouterError) as caught:
+            await HaproxyRouter(layout).set_weights({"canary": 20})
+        assert "cannot be saved" in str(caught.value)
+        assert "restart of HAProxy would lose them" in str(caught.value)
+        assert (await HaproxyRouter(layout).verify()).weights["canary"] == 20  # it does run
+    finally:
+        process.stop()
