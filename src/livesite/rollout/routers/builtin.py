@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -38,8 +38,6 @@ M = TypeVar("M", bound=BaseModel)
 
 class BuiltinSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["builtin"] = "builtin"
 
     url: str  # the router's base URL, http://HOST:PORT
     token: str = Field(repr=False)  # the admin token (Authorization: Bearer ...)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -44,8 +43,6 @@ class HaproxyLayout(BaseModel):
     """Everything both the generated haproxy.cfg and :class:`HaproxyRouter` must agree on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["haproxy"] = "haproxy"
 
     socket: Path  # the stats socket, `level admin`
     backends: dict[str, str]  # livesite backend name -> host:port, in order

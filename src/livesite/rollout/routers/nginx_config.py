@@ -26,7 +26,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -41,8 +40,6 @@ class NginxLayout(BaseModel):
     """What the router, its include file and the surrounding nginx.conf must agree on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["nginx"] = "nginx"
 
     backends: dict[str, str]  # backend name -> host:port, in order
     weights: dict[str, int] = {}  # initial weights; unnamed backends start at 0 except the first (100)
