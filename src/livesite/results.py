@@ -161,6 +161,7 @@ class StepResult(_Record):
     revision: str = ""
     observation: KindObservation | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
+    partner: str = ""  # the third party this step speaks to (livesite.incidents)
 
 
 class Result(_Record):

@@ -3,7 +3,7 @@
 It starts the demo production, checks it once, then monitors it while things go wrong on purpose —
 the partner goes down, a slow revision reaches zone-a — and shows that livesite sees each one and sees
 it recover. It sits above the pillars: the one place that drives the demo and the monitor together.
-Later pillars add their acts (a canary caught and rolled back, a chaos experiment survived).
+Act 3 is a rollout: a canary of a bad revision, rolled back by itself, then a good one, promoted.
 """
 
 from __future__ import annotations
@@ -20,14 +20,20 @@ from pathlib import Path
 from typing import Protocol
 
 from livesite import demo
-from livesite.config import Config, load
+from livesite.clock import SystemClock
+from livesite.config import Config, load, loads_document
 from livesite.config.models import StoreSettings
 from livesite.demo import control
+from livesite.demo.traffic import shop as go_shopping
 from livesite.monitor import Monitor, plan, run_once
 from livesite.results import Result
+from livesite.rollout.analyzer import RolloutAnalyzer
+from livesite.rollout.controller import Controller
+from livesite.rollout.spec import RolloutFile, router_of
 from livesite.states import CheckState, StateChange
 from livesite.store import open_store
 from livesite.store.base import Uptime
+from livesite.store.rollouts import RolloutStore, rollouts_of
 from livesite.web.serve import serve
 
 
@@ -40,6 +46,16 @@ class Reporter(Protocol):
     def change(self, change: StateChange) -> None: ...
     def note(self, text: str) -> None: ...
     def summary(self, summary: Summary) -> None: ...
+
+
+@dataclass(frozen=True)
+class RolloutOutcome:
+    """One canary of the scenario: which revision, how it ended, how long to that decision, and why."""
+
+    revision: str
+    phase: str
+    seconds: float
+    reason: str
 
 
 @dataclass
@@ -55,10 +71,46 @@ class Summary:
     kept: bool
     seconds: float
     final_states: dict[tuple[str, str], CheckState] = field(default_factory=dict)
+    rollouts: list[RolloutOutcome] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.first_round) and all(self.caught.values())
+
+
+_ROLLOUT = """
+rollouts:
+  - name: {name}
+    router: {{type: builtin, url: "{url}", token: "{token}"}}
+    backends: {{stable: shop-a1, canary: shop-a2}}
+    strategy:
+      canary:
+        steps: [{{set_weight: 20}}, {{pause: 3s}}, {{set_weight: 50}}, {{pause: 3s}}, {{set_weight: 100}}]
+    analysis:
+      interval: 1s
+      window: 30s
+      metrics: [{{name: errors, source: router, measure: errors}}]
+"""
+
+
+async def _canary(
+    state: demo.DemoState, rollouts: RolloutStore, revision: str, defects: list[str]
+) -> RolloutOutcome:
+    """Deploy ``revision`` to shop-a2 and roll it out on zone-a's front under steady shopping traffic."""
+    state = await control.deploy(state, "shop-a2", revision=revision, defects=defects)
+    await control.set_weights(state, "zone-a", {"shop-a1": 100, "shop-a2": 0})
+    text = _ROLLOUT.format(name=f"shop-{revision}", url=state.front_url("zone-a"), token=state.admin_token)
+    spec = loads_document(text, RolloutFile).rollouts[0]
+    router = router_of(spec.router)
+    clock = SystemClock()
+    controller = Controller(spec, router, rollouts, RolloutAnalyzer(spec, router, clock), clock=clock)
+    t0 = time.monotonic()
+    record = await controller.run()
+    seconds = time.monotonic() - t0
+    if record.phase == "promoted":  # shop-a2 runs the new revision; shop-a1 catches up
+        state = await control.deploy(state, "shop-a1", revision=revision, defects=defects)
+    await control.set_weights(state, "zone-a", {"shop-a1": 50, "shop-a2": 50})
+    return RolloutOutcome(revision, record.phase, seconds, record.reason)
 
 
 def checks_file() -> Path:
@@ -197,6 +249,26 @@ async def run(
             fixed = await watch.until(_any("revision", "zone-a", CheckState.up), timeout=30)
             caught["slow zone seen as degraded, and its recovery seen"] = slow and fixed
 
+            rollouts = rollouts_of(store)
+            assert rollouts is not None
+            shopping = asyncio.Event()
+            traffic = asyncio.create_task(go_shopping(state.front_url("zone-a"), shopping, shoppers=6))
+            try:
+                reporter.step(
+                    "Act 3: a canary of v2, whose checkout fails 30% of the time, on zone-a's front"
+                )
+                bad = await _canary(state, rollouts, "v2", ["checkout-errors:0.3"])
+                reporter.note(f"v2: {bad.phase} after {bad.seconds:.0f}s ({bad.reason})")
+                reporter.step("...then a canary of v3, a good revision")
+                good = await _canary(state, rollouts, "v3", [])
+                reporter.note(f"v3: {good.phase} after {good.seconds:.0f}s")
+            finally:
+                shopping.set()
+                await traffic
+            rolled_out = [bad, good]
+            caught["bad canary rolled back by itself"] = bad.phase == "rolled-back"
+            caught["good canary promoted"] = good.phase == "promoted"
+
             async def summarize() -> Summary:
                 return Summary(
                     demo_state=state,
@@ -210,6 +282,7 @@ async def run(
                     kept=keep,
                     seconds=time.monotonic() - t0,
                     final_states=dict(watch.states),
+                    rollouts=rolled_out,
                 )
 
             if keep and keep_watching is not None:

@@ -50,6 +50,7 @@ async def test_the_scenario_catches_both_acts_and_stops_everything(tmp_path: Pat
     assert ("partner-health", "zone-a") in downs
     assert any(c.check == "revision" and c.current.value == "degraded" for c in recorder.changes)
     assert summary.runs > 0
+    assert [(r.revision, r.phase) for r in summary.rollouts] == [("v2", "rolled-back"), ("v3", "promoted")]
     # Every finished run is stored (the stop cancels runs in flight, which leave no Result and are not
     # counted).
     assert sum(u.total for u in summary.uptime.values()) == summary.runs

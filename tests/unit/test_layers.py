@@ -10,7 +10,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "livesite"
 
-CORE = {"results", "assertions", "config", "states", "errors", "clock", "runtime", "ids"}
+CORE = {"results", "assertions", "config", "states", "errors", "clock", "runtime", "ids", "incidents"}
 SERVICES = {"checks", "probe", "store", "net", "testing", "users", "analysis", "dataplane", "alerts"}
 # The one upward import: the config loader builds the union of check specs from the registry of
 # kinds, whose modules build on the config's models (a lazy import inside the loader).

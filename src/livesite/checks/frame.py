@@ -96,6 +96,8 @@ def build(
     observation: KindObservation | None = ctx.observation
     revision, revisions = "", list[str]()
     steps: list[StepResult] = []
+    if seen is not None and seen.secrets:
+        redactor = Redactor.for_check(spec, (*ctx.identity.secrets, *seen.secrets))
     if seen is not None:
         observation = seen.observation
         failure = seen.failure

@@ -32,6 +32,9 @@ class Seen:
     failure: Failure | None = None
     steps: list[StepResult] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
+    # Values learnt while running that must never be shown: tokens a login answered with, session
+    # cookies the site set. The frame masks them wherever they appear in the Result.
+    secrets: list[str] = field(default_factory=list)
 
 
 Runner = Callable[[CheckBase, "RunContext"], Awaitable[Seen]]

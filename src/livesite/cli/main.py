@@ -22,6 +22,8 @@ from rich.text import Text
 from livesite import runtime
 from livesite.cli import render, stores
 from livesite.cli.demo import app as demo_app
+from livesite.cli.partners import partners
+from livesite.cli.rollout import app as rollout_app
 from livesite.cli.signals import stop_on_signals
 from livesite.config import Config, load
 from livesite.errors import LivesiteError, UsageError
@@ -339,6 +341,8 @@ def history(
 
 
 app.add_typer(demo_app, name="demo")
+app.command()(partners)
+app.add_typer(rollout_app, name="rollout")
 
 
 @app.command()

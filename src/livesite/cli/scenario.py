@@ -87,6 +87,16 @@ def summary(console: Console, s: Summary) -> None:
             render.safe(check), render.safe(zone), str(u.total), ratio, Text(state.value, _STATE_STYLE[state])
         )
     console.print(uptime)
+    if s.rollouts:
+        canaries = Table(title="canaries on zone-a's front (router errors, judged every second)")
+        for column in ("revision", "outcome", "time to decision", "why"):
+            canaries.add_column(column)
+        for r in s.rollouts:
+            style = "green" if r.phase == "promoted" else "red"
+            canaries.add_row(
+                r.revision, Text(r.phase, style), f"{r.seconds:.1f}s", render.safe(r.reason or "-")
+            )
+        console.print(canaries)
     verdict = "[green]demo passed[/]" if s.passed else "[red]demo did not go as expected[/]"
     console.print(f"{verdict} in {s.seconds:.0f}s; {len(s.changes)} state changes recorded.")
     if s.kept:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from livesite.config.files import PEM_MAX_BYTES, check_regular
-from livesite.config.models import CheckBase, Config, Defaults, TlsSettings, Zone
+from livesite.config.models import CheckBase, Config, Defaults, Partner, TlsSettings, Zone
 from livesite.config.types import (
     format_duration,
     header_name,
@@ -29,10 +29,17 @@ from livesite.errors import ConfigError
 
 
 def problems(
-    parts: list[tuple[Config, Source]], zones: list[Zone], defaults: Defaults, base_dir: Path
+    parts: list[tuple[Config, Source]],
+    zones: list[Zone],
+    defaults: Defaults,
+    base_dir: Path,
+    *,
+    partners: list[Partner] | None = None,
 ) -> Iterator[ConfigError]:
-    """Every cross-check failure of the checks in ``parts`` against ``zones`` and ``defaults``."""
+    """Every cross-check failure of the checks in ``parts`` against ``zones``, ``defaults`` and the
+    declared ``partners`` (once any is declared, a check's partner must be one of them)."""
     known = {z.name for z in zones} or {"local"}
+    declared = {p.name for p in partners or []}
     tls_files = _TlsFiles(base_dir)
     for config, source in parts:
         for i, check in enumerate(config.checks):
@@ -45,6 +52,17 @@ def problems(
                         f"check {check.name!r} names unknown zone {zone_name!r}",
                         hint=f"did you mean {close[0]!r}?" if close else f"zones: {', '.join(sorted(known))}",
                     )
+            partner = check.tags.get("partner")
+            if declared and partner is not None and partner not in declared:
+                close = difflib.get_close_matches(partner, sorted(declared), n=1)
+                key = "partner" if check.partner is not None else "tags"
+                yield ConfigError.at(
+                    source.position((*at, key)),
+                    f"check {check.name!r} names partner {partner!r}, which partners: does not declare",
+                    hint=f"did you mean {close[0]!r}?"
+                    if close
+                    else f"partners: {', '.join(sorted(declared))}",
+                )
             targets = [z for z in zones if check.zones is None or z.name in check.zones]
             for field, message, hint in _check_problems(check, targets, defaults):
                 yield ConfigError.at(source.position((*at, *field)), message, hint)

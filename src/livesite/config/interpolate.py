@@ -2,6 +2,9 @@
 
 Values are filled in after YAML has read the text, so what is filled in is always text, and a
 missing variable or an unreadable file is reported at the value that names it.
+
+References with a run-time prefix (``${steps.login.token}``, ``${user.password}``, ``${run.nonce}``)
+are left as they are: a journey fills them in while it runs (``livesite.checks.variables``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from livesite.errors import ConfigError, Position
 
 _VAR_RE = re.compile(r"\$\$|\$\{([^}]*)\}")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RUNTIME_PREFIXES = ("steps.", "user.", "run.")
 
 
 def interpolate(
@@ -36,7 +40,7 @@ def interpolate(
 
     def one(m: re.Match[str]) -> str:
         value = _one(m)
-        if found is not None and m.group(0) != "$$":
+        if found is not None and m.group(0) != "$$" and value != m.group(0):
             found.append(value)
         return value
 
@@ -44,6 +48,8 @@ def interpolate(
         if m.group(0) == "$$":
             return "$"
         expr = m.group(1)
+        if expr.startswith(RUNTIME_PREFIXES):
+            return m.group(0)
         if expr.startswith("file:"):
             return _file(expr[5:])
         name, sep, default = expr.partition(":-")

@@ -11,13 +11,13 @@ import os
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, TypeGuard, Union, get_args, get_origin
+from typing import Annotated, TypeGuard, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from livesite.config import consistency, models
-from livesite.config.models import CheckBase, Config, config_model
+from livesite.config.models import CheckBase, Config, Partner, config_model
 from livesite.config.yamlsource import Source, load_source, parse_source
 from livesite.errors import ConfigError, ConfigErrors
 
@@ -64,6 +64,32 @@ def loads(
     kinds = _default_kinds() if kinds is None else kinds
     source = parse_source(text, file, os.environ if env is None else env)
     return _combine([(_validate(source, Path("."), kinds), source)], Path("."))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_document(path: str | Path, model: type[M], env: Mapping[str, str] | None = None) -> M:
+    """Load a YAML document of another shape than a config (a rollout, an experiment) into ``model``,
+    with the same ``${VAR}`` filling and the same file:line errors as a config."""
+    path = Path(path)
+    source = load_source(path, os.environ if env is None else env)
+    return _validate_document(source, model, path.parent)
+
+
+def loads_document(
+    text: str, model: type[M], file: str = "<string>", env: Mapping[str, str] | None = None
+) -> M:
+    source = parse_source(text, file, os.environ if env is None else env)
+    return _validate_document(source, model, Path("."))
+
+
+def _validate_document(source: Source, model: type[M], base_dir: Path) -> M:
+    try:
+        return model.model_validate(source.data, context={"base_dir": base_dir})
+    except ValidationError as e:
+        details = _without_sibling_branches(e.errors(include_url=False), model)
+        raise ConfigErrors(_unique([_translate(err, source, model, {}) for err in details])) from None
 
 
 def _validate(source: Source, base_dir: Path, kinds: Kinds) -> Config:
@@ -281,6 +307,8 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
     singles: dict[str, tuple[Config, Source]] = {}
     zone_at: dict[str, str] = {}
     check_at: dict[str, str] = {}
+    partners: list[Partner] = []
+    partner_at: dict[str, str] = {}
     for config, source in parts:
         data = source.data if isinstance(source.data, dict) else {}
         for key in _SINGLETONS:
@@ -305,6 +333,17 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
                 )
             zone_at[zone.name] = str(source.position(("zones", i, "name")))
             zones.append(zone)
+        for i, partner in enumerate(config.partners):
+            if partner.name in partner_at:
+                errors.append(
+                    ConfigError.at(
+                        source.position(("partners", i, "name")),
+                        f"partner {partner.name!r} is defined twice",
+                        hint=f"first defined at {partner_at[partner.name]}",
+                    )
+                )
+            partner_at[partner.name] = str(source.position(("partners", i, "name")))
+            partners.append(partner)
         for i, check in enumerate(config.checks):
             if check.name in check_at:
                 errors.append(
@@ -318,7 +357,7 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
             checks.append(check)
     empty = Config()
     defaults = singles.get("defaults", (empty, None))[0].defaults
-    errors += consistency.problems(parts, zones, defaults, base_dir)
+    errors += consistency.problems(parts, zones, defaults, base_dir, partners=partners)
     if errors:
         raise ConfigErrors(errors)
     return Config.model_construct(
@@ -329,4 +368,5 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
         defaults=defaults,
         store=singles.get("store", (empty, None))[0].store,
         monitor=singles.get("monitor", (empty, None))[0].monitor,
+        partners=partners,
     )

@@ -147,6 +147,9 @@ class CheckBase(Model):
     failure_threshold: int | None = Field(None, ge=1, le=MAX_THRESHOLD)
     success_threshold: int | None = Field(None, ge=1, le=MAX_THRESHOLD)
     tags: dict[str, str] = Field(default_factory=dict)
+    partner: Name | None = Field(
+        None, description="the third party this check speaks to; the same as tags: {partner: NAME}"
+    )
     assertions: list[AssertionRule] = Field(default_factory=list, alias="assert")
     budget: list[BudgetRule] = Field(default_factory=list)
     # Values the loader filled in from ${VAR} or ${file:...} somewhere in this check.
@@ -165,6 +168,23 @@ class CheckBase(Model):
             twice = next(z for i, z in enumerate(v) if z in v[:i])
             raise ValueError(f"zone {twice!r} is listed twice")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partner_is_a_tag(cls, data: object) -> object:
+        # Results carry tags, and the store indexes them: ``partner: X`` is kept as the tag.
+        if isinstance(data, dict) and isinstance(data.get("partner"), str):
+            tags = data.get("tags")
+            tags = dict(tags) if isinstance(tags, dict) else {}
+            tagged = tags.get("partner")
+            if tagged is not None and tagged != data["partner"]:
+                raise ValueError(
+                    f"partner {data['partner']!r} and tags.partner {tagged!r} disagree "
+                    "(hint: give one of them)"
+                )
+            tags["partner"] = data["partner"]
+            data = {**data, "tags": tags}
+        return data
 
     @field_validator("assertions", "budget", mode="before")
     @classmethod
@@ -197,6 +217,11 @@ class CheckBase(Model):
     def with_substituted(self, values: Iterable[str]) -> None:
         """Called by the loader: which of this check's values came from ${VAR} or ${file:...}."""
         self._substituted = frozenset(values)
+
+    def partners(self) -> set[str]:
+        """The third parties this check speaks to (a journey adds its steps' partners)."""
+        partner = self.tags.get("partner")
+        return {partner} if partner else set()
 
     def secrets(self) -> list[str]:
         """Values of this check that must never be printed. A kind adds its credentials and those
@@ -328,6 +353,16 @@ class MonitorSettings(Model):
         return v
 
 
+class Partner(Model):
+    """A third party the site depends on: when its checks fail, one incident is opened for it."""
+
+    name: Name
+    contact: str = Field("", description="whom to tell: an e-mail address or a URL")
+    open_after: int = Field(3, ge=1, le=MAX_THRESHOLD, description="failures in a row that open an incident")
+    resolve_after: int = Field(2, ge=1, le=MAX_THRESHOLD, description="passes in a row that resolve it")
+    evidence: int = Field(10, ge=1, le=50, description="failures an incident keeps as evidence (newest)")
+
+
 class Config(Model):
     version: Literal[1] = 1
     zones: list[Zone] = Field(default_factory=list)
@@ -336,6 +371,7 @@ class Config(Model):
     checks: list[SerializeAsAny[CheckBase]] = Field(default_factory=list)
     store: StoreSettings = Field(default_factory=StoreSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    partners: list[Partner] = Field(default_factory=list)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("checks", mode="before")
@@ -356,6 +392,15 @@ class Config(Model):
 
     def check(self, name: str) -> CheckBase | None:
         return next((c for c in self.checks if c.name == name), None)
+
+    def partner(self, name: str) -> Partner:
+        """A declared partner, or one with the defaults (a partner tag need not be declared)."""
+        return next((p for p in self.partners if p.name == name), None) or Partner(name=name)
+
+    def partner_names(self) -> list[str]:
+        """Every partner: declared, or named by a check."""
+        named = {p.name for p in self.partners}.union(*(c.partners() for c in self.checks))
+        return sorted(named)
 
     def zones_for(self, check: CheckBase) -> list[str]:
         return check.zones if check.zones is not None else self.zone_names()

@@ -252,6 +252,11 @@ class PostgresStore:
             raise
         return cls(url, pool)
 
+    async def run(self, job: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``job`` on a pooled connection: for the store's other consumers (partner incidents,
+        leases), each of which keeps tables of its own in the same database."""
+        return await self._run(job)
+
     async def _run(self, job: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         try:
             async with self._pool.acquire() as conn:

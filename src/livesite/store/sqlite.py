@@ -214,6 +214,11 @@ class SqliteStore:
             raise
         return cls(path, executor, connection)
 
+    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` on the store's thread and connection: for the store's other consumers (partner
+        incidents, leases), each of which keeps tables of its own in the same file."""
+        return await self._run(job)
+
     async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job, self._db)

@@ -19,8 +19,10 @@ from livesite.errors import LivesiteError, NotFound, StoreError
 from livesite.monitor.service import Monitor
 from livesite.store import StoreHealth
 from livesite.store.base import ResultReader
+from livesite.store.incidents import IncidentStore
+from livesite.store.rollouts import RolloutStore
 from livesite.web import docs
-from livesite.web.api import metrics, results, status
+from livesite.web.api import metrics, partners, results, rollouts, status
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class Sources:
     monitor: Monitor | None = None
     store: ResultReader | None = None
     store_health: Callable[[], StoreHealth] | None = None  # e.g. BatchWriter.health, for /metrics
+    incidents: IncidentStore | None = None  # partner incidents, beside the results store
+    rollouts: RolloutStore | None = None  # rollout state and journals, beside the results store
 
 
 def _shape(error: str, status: int, hint: str | None) -> JSONResponse:
@@ -48,8 +52,10 @@ def create_app(sources: Sources) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.include_router(metrics.router(sources.monitor, sources.store_health))
-    app.include_router(status.router(sources.monitor))
+    app.include_router(status.router(sources.monitor, sources.rollouts))
     app.include_router(results.router(sources.store, sources.monitor))
+    app.include_router(partners.router(sources.store, sources.incidents, sources.monitor))
+    app.include_router(rollouts.router(sources.rollouts))
     app.include_router(docs.router(app))
 
     @app.exception_handler(NotFound)

@@ -9,6 +9,7 @@ from html import escape
 from livesite.monitor.service import CheckStatus
 from livesite.results import Status
 from livesite.states import CheckState
+from livesite.store.rollouts import Decision, RolloutRecord
 
 _ORDER = {CheckState.down: 0, CheckState.degraded: 1, CheckState.unknown: 2, CheckState.up: 3}
 
@@ -31,7 +32,38 @@ def _cell(status: CheckStatus | None) -> str:
     )
 
 
-def render_status(statuses: Sequence[CheckStatus], now: datetime, refresh_seconds: int = 5) -> str:
+def _rollouts(rollouts: Sequence[tuple[RolloutRecord, Sequence[Decision]]]) -> str:
+    """Each rollout's phase and weight, and its last decisions with the Verdicts behind them."""
+    if not rollouts:
+        return ""
+    rows = []
+    for record, decisions in rollouts:
+        lines = []
+        for d in decisions:
+            verdicts = "".join(
+                f"<li>{escape(v.metric)}: <b>{escape(v.verdict.outcome)}</b> — {escape(v.verdict.reason)}</li>"
+                for v in d.verdicts
+            )
+            reason = f": {escape(d.reason)}" if d.reason else ""
+            lines.append(f"<li>{d.at:%H:%M:%S} {escape(d.action)}{reason}<ul>{verdicts}</ul></li>")
+        rows.append(
+            f'<tr data-rollout="{escape(record.name)}"><th scope="row">{escape(record.name)}</th>'
+            f'<td class="phase">{escape(record.phase)}</td><td>{record.weight}%</td>'
+            f'<td class="why">{escape(record.reason)}<ul>{"".join(lines)}</ul></td></tr>'
+        )
+    return (
+        "<h2>rollouts</h2><table><thead><tr><th>rollout</th><th>phase</th><th>canary</th>"
+        f"<th>decisions</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def render_status(
+    statuses: Sequence[CheckStatus],
+    now: datetime,
+    refresh_seconds: int = 5,
+    *,
+    rollouts: Sequence[tuple[RolloutRecord, Sequence[Decision]]] = (),
+) -> str:
     zones = sorted({s.zone for s in statuses})
     by_check: dict[str, dict[str, CheckStatus]] = {}
     for s in statuses:
@@ -71,6 +103,7 @@ td.cell.up{{background:#e8f5e9}} td.cell.degraded{{background:#fff3e0}} td.cell.
 <p class="summary">{summary}</p>
 <table><thead><tr><th>check</th>{head}<th>why</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
+{_rollouts(rollouts)}
 <footer>{len(checks)} checks in {len(zones)} zones · updated {now:%Y-%m-%d %H:%M:%S} UTC ·
 <a href="/api/status">/api/status</a> · <a href="/metrics">/metrics</a> · <a href="/api/docs">API</a></footer>
 </body></html>

@@ -18,11 +18,14 @@ from datetime import UTC, datetime
 from livesite.clock import Clock, SystemClock
 from livesite.config.models import Config, StoreSettings
 from livesite.errors import LivesiteError
+from livesite.monitor.partners import PartnerWatch
 from livesite.monitor.plan import Plan
 from livesite.monitor.service import Monitor
 from livesite.results import Result
 from livesite.states import StateChange
 from livesite.store import BatchWriter, Store
+from livesite.store.incidents import incidents_of
+from livesite.store.rollouts import rollouts_of
 from livesite.web.app import Sources, create_app
 from livesite.web.server import WebServer
 
@@ -52,16 +55,34 @@ async def serve(
         monitor = Monitor(
             config, plan, writer, clock=clock, on_result=on_result, on_change=on_change, history=store
         )
-        app = create_app(Sources(monitor=monitor, store=store, store_health=writer.health))
+        incidents = incidents_of(store)
+        watch = PartnerWatch(config, incidents)
+        monitor.on_result(watch.observe)
+        app = create_app(
+            Sources(
+                monitor=monitor,
+                store=store,
+                store_health=writer.health,
+                incidents=incidents,
+                rollouts=rollouts_of(store),
+            )
+        )
         web = WebServer(app, listen or config.monitor.listen)
     except BaseException:
         await store.close()
         raise
     writer.start()
+    try:
+        await watch.seed()
+    except BaseException:
+        await writer.close()
+        await store.close()
+        raise
     tasks = [
         asyncio.create_task(monitor.run(), name="monitor"),
         asyncio.create_task(web.serve(), name="web"),
         asyncio.create_task(compact_forever(store, config.store, clock), name="retention"),
+        asyncio.create_task(watch.run(), name="partners"),
     ]
     try:
         if on_ready is not None:
@@ -76,6 +97,7 @@ async def serve(
         web.stop()
         tasks[0].cancel()
         tasks[2].cancel()
+        tasks[3].cancel()  # after the monitor: it saves the incidents the last Results changed
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
         try:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from livesite.monitor.service import Monitor
 from livesite.results import Result
 from livesite.states import CheckState
+from livesite.store.rollouts import Decision, RolloutRecord, RolloutStore
 from livesite.web.page import render_status
 
 
@@ -22,7 +23,7 @@ class CheckStatusOut(BaseModel):
     last: Result | None
 
 
-def router(monitor: Monitor | None) -> APIRouter:
+def router(monitor: Monitor | None, rollouts: RolloutStore | None = None) -> APIRouter:
     api = APIRouter()
 
     @api.get("/healthz")
@@ -41,6 +42,10 @@ def router(monitor: Monitor | None) -> APIRouter:
     @api.get("/", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
         statuses = monitor.snapshot() if monitor is not None else []
-        return HTMLResponse(render_status(statuses, datetime.now(tz=UTC)))
+        shown: list[tuple[RolloutRecord, list[Decision]]] = []
+        if rollouts is not None:
+            for record in await rollouts.records():
+                shown.append((record, await rollouts.decisions(record.name, 5)))
+        return HTMLResponse(render_status(statuses, datetime.now(tz=UTC), rollouts=shown))
 
     return api

@@ -1,0 +1,46 @@
+"""Judges: samples in, a :class:`Verdict` out — pure functions shared by rollouts and chaos.
+
+``judge(baseline, canary, kind="continuous" | "counts", direction=...)`` picks the rank test
+(latencies: Mann-Whitney with a Hodges–Lehmann shift, corrected for autocorrelation) or the rate
+test (errors out of requests: exact conditional binomial against a minimum rate ratio).
+:func:`judge_threshold` holds one side to ``p99 < 300ms`` or ``error_rate < 1%``;
+:func:`judge_sequential` is the anytime-valid rate test a rollout may consult at every step.
+Sources (``livesite.analysis.sources``) do the I/O: the results store, router statistics and
+Prometheus each give a :class:`Sides` to judge.
+"""
+
+from livesite.analysis.continuous import RankSpec, judge_continuous
+from livesite.analysis.counts import RateSpec, judge_counts
+from livesite.analysis.judge import judge
+from livesite.analysis.sequential import SequentialSpec, judge_sequential
+from livesite.analysis.thresholds import Threshold, judge_threshold
+from livesite.analysis.verdict import (
+    AppliedThreshold,
+    Count,
+    Direction,
+    Effect,
+    Kind,
+    Outcome,
+    SamplesUsed,
+    Verdict,
+)
+
+__all__ = [
+    "AppliedThreshold",
+    "Count",
+    "Direction",
+    "Effect",
+    "Kind",
+    "Outcome",
+    "RankSpec",
+    "RateSpec",
+    "SamplesUsed",
+    "SequentialSpec",
+    "Threshold",
+    "Verdict",
+    "judge",
+    "judge_continuous",
+    "judge_counts",
+    "judge_sequential",
+    "judge_threshold",
+]
