@@ -26,6 +26,7 @@ from livesite.rollout.routers.base import (
     Route,
     RouterError,
     RouterState,
+    TlsContexts,
     check_routes,
     check_weights,
     fingerprint,
@@ -84,6 +85,7 @@ class BuiltinRouter:
         self.name = f"builtin ({settings.url})"
         self.asked = Asked()
         self._lock = asyncio.Lock()
+        self._tls = TlsContexts()
 
     async def _call(self, method: str, path: str, body: object = None) -> httpx.Response | None:
         """The answer, or None when this router has no such path (404). Raises RouterError."""

@@ -5,14 +5,17 @@ source's map atomically (``prepare map`` / ``add map @V`` / ``commit map @V``) a
 map files, so a reload keeps them; verify reads ``show servers state`` and ``show map``; stats read
 ``show stat``. The haproxy.cfg it needs comes from :mod:`livesite.rollout.routers.haproxy_config`.
 
-Runtime weights are lost when HAProxy restarts (not the map files): after a restart, verify() says so
-as a mismatch and the controller sets the weights again.
+Runtime changes die with the HAProxy process, so after each one the router saves ``show servers state``
+to the layout's state file, which the generated haproxy.cfg loads at start (``server-state-file``,
+``load-server-state-from-file``): a restart or reload keeps the weights, drains and (map files) routes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from livesite.rollout.routers.base import (
     Asked,
@@ -72,10 +75,19 @@ class HaproxyRouter:
 
     async def set_weights(self, weights: Mapping[str, int]) -> None:
         wanted = check_weights(self.name, weights, list(self.layout.backends))
+        applied: dict[str, int] = {}
         async with self._lock:
             for backend, weight in wanted.items():
-                await self._change(f"set server {self.layout.proxy}/{backend} weight {weight}")
+                try:
+                    await self._change(f"set server {self.layout.proxy}/{backend} weight {weight}")
+                except RouterError as exc:
+                    if applied:  # one command per server: say what is already in place
+                        exc.message += f"; already applied: {applied}"
+                        exc.args = (exc.message,)
+                    raise
+                applied[backend] = weight
                 self.asked.weights[backend] = weight
+            await self._save_state()
 
     async def set_routes(self, routes: Sequence[Route]) -> None:
         wanted = check_routes(self.name, routes, list(self.layout.backends))
@@ -95,7 +107,7 @@ class HaproxyRouter:
                 await self._replace_map(str(path), entries)
                 # so a restart or reload of HAProxy starts with the same routes
                 text = "".join(f"{k} {v}\n" for k, v in entries.items())
-                await asyncio.to_thread(path.write_text, text)
+                await self._save(path, text, "the routes")
             self.asked.routes = wanted
 
     async def _replace_map(self, path: str, entries: Mapping[str, str]) -> None:
@@ -167,11 +179,34 @@ class HaproxyRouter:
         check_weights(self.name, {backend: 0}, list(self.layout.backends))
         async with self._lock:
             await self._change(f"set server {self.layout.proxy}/{backend} state drain")
+            await self._save_state()
 
     async def undrain(self, backend: str) -> None:
         check_weights(self.name, {backend: 0}, list(self.layout.backends))
         async with self._lock:
             await self._change(f"set server {self.layout.proxy}/{backend} state ready")
+            await self._save_state()
+
+    async def _save_state(self) -> None:
+        """Write `show servers state` where haproxy.cfg's server-state-file loads it at the next start."""
+        text = await self._run("show servers state")
+        if not text.startswith("1\n"):
+            raise RouterError("rejected", f"`show servers state` → {text.strip()[:200]}", router=self.name)
+        await self._save(self.layout.state_file, text, "the weights")
+
+    async def _save(self, path: Path, text: str, what: str) -> None:
+        temporary = path.with_name(f".{path.name}.tmp")
+        try:
+            await asyncio.to_thread(temporary.write_text, text)
+            await asyncio.to_thread(os.replace, temporary, path)
+        except OSError as exc:
+            raise RouterError(
+                "rejected",
+                f"HAProxy runs {what} asked, but they cannot be saved to {path}: {exc.strerror or exc}; "
+                "a restart of HAProxy would lose them",
+                router=self.name,
+                hint="make the layout's map_dir writable for livesite",
+            ) from exc
 
 
 def _number(row: Mapping[str, str], column: str) -> int:

@@ -84,6 +84,11 @@ class HaproxyLayout(BaseModel):
                 raise ValueError(f"route cookie {name!r} must match {COOKIE_NAME}")
         return value
 
+    @property
+    def state_file(self) -> Path:
+        """Where the router saves server weights and drain states, which HAProxy loads at start."""
+        return self.map_dir / "servers.state"
+
     def pinned(self, backend: str) -> str:
         """The single-server HAProxy backend that routes pin requests to."""
         return f"{self.proxy}_{backend}"
@@ -118,16 +123,19 @@ def render(layout: HaproxyLayout) -> str:
         "global",
         f"    stats socket {layout.socket} mode 600 level admin",
         "    stats timeout 30s",
+        # Runtime weights die with the process; the router saves them here after each change so a
+        # restart or reload starts where the rollout was.
+        f"    server-state-file {layout.state_file}",
         f"    maxconn {layout.maxconn}",
         "",
         "defaults",
         "    mode http",
-        "    option httplog",
         "    timeout connect 2s",
         "    timeout client 30s",
         f"    timeout server {int(layout.timeout_server_seconds * 1000)}ms",
         "    retries 1",
         "    option redispatch",
+        "    load-server-state-from-file global",
         "",
         f"frontend {layout.proxy}_front",
         f"    bind {layout.bind}",
@@ -161,6 +169,8 @@ def render(layout: HaproxyLayout) -> str:
 def write(layout: HaproxyLayout, path: Path) -> Path:
     """Write haproxy.cfg to ``path`` and create the (empty) route map files it loads."""
     layout.map_dir.mkdir(parents=True, exist_ok=True)
+    if not layout.state_file.exists():
+        layout.state_file.write_text("1\n")  # the format's version line: HAProxy warns about a missing file
     for map_path in layout.route_maps().values():
         if not map_path.exists():
             map_path.write_text("")

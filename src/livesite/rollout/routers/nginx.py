@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,7 @@ from livesite.rollout.routers.base import (
     Route,
     RouterError,
     RouterState,
+    TlsContexts,
     check_routes,
     check_weights,
 )
@@ -56,20 +58,21 @@ class NginxRouter:
         self.timeout_seconds = timeout_seconds
         self.asked = Asked()
         self.log = AccessLog(layout.access_log, layout.backends)
+        self._tls = TlsContexts()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ Router
 
     async def set_weights(self, weights: Mapping[str, int]) -> None:
         wanted = check_weights(self.name, weights, list(self.layout.backends))
-        async with self._lock:
+        async with self._lock, self._file_lock():
             served = await self._served()
             await self._apply({**served.weights, **wanted}, served.routes, served.generation + 1)
             self.asked.weights.update(wanted)
 
     async def set_routes(self, routes: Sequence[Route]) -> None:
         wanted = check_routes(self.name, routes, list(self.layout.backends))
-        async with self._lock:
+        async with self._lock, self._file_lock():
             served = await self._served()
             await self._apply(served.weights, wanted, served.generation + 1)
             self.asked.routes = wanted
@@ -100,6 +103,18 @@ class NginxRouter:
 
     # ------------------------------------------------------------------ the steps
 
+    @contextlib.asynccontextmanager
+    async def _file_lock(self) -> AsyncIterator[None]:
+        """Serialise changes across processes too: two routers (two controllers, a CLI) reading the
+        same generation would both write generation N+1."""
+        path = self.layout.include_path.with_name(f".{self.layout.include_path.name}.lock")
+        handle = await asyncio.to_thread(path.open, "a")
+        try:
+            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()  # closing releases the lock
+
     def _read_include(self) -> str:
         try:
             return self.layout.include_path.read_text()
@@ -113,7 +128,8 @@ class NginxRouter:
         worker answers rather than an old one still holding a kept-alive connection)."""
         url = self.layout.state_url
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+            verify = self._tls.verify_for(url)
+            async with httpx.AsyncClient(timeout=self.timeout_seconds, verify=verify) as client:
                 answer = await client.get(url, headers={"Connection": "close"})
         except httpx.HTTPError as exc:
             raise RouterError(

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 
 from livesite.demo.front import create_app
 from livesite.demo.settings import FrontSettings
@@ -46,6 +47,7 @@ class NameServer:
         self.name = name
         self.port = 0
         self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
 
     @property
     def address(self) -> str:
@@ -59,10 +61,13 @@ class NameServer:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+            for writer in list(self.writers):  # ends kept-alive connections, so their handlers return
+                writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 2)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -86,6 +91,7 @@ class NameServer:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
+            self.writers.discard(writer)
             writer.close()
 
 
@@ -161,11 +167,15 @@ async def backends() -> AsyncIterator[dict[str, NameServer]]:
 
 
 async def start_haproxy(
-    directory: Path, backends: dict[str, NameServer], sticky: Sticky | None = None
+    directory: Path,
+    backends: dict[str, NameServer],
+    sticky: Sticky | None = None,
+    same: HaproxyLayout | None = None,
 ) -> tuple[HaproxyLayout, Process]:
+    """HAProxy with a generated config (or, with ``same``, restarted on the config it already has)."""
     binary = _require("haproxy", "haproxy")
     port = free_port()
-    layout = HaproxyLayout(
+    layout = same or HaproxyLayout(
         socket=directory / "admin.sock",
         backends={name: b.address for name, b in backends.items()},
         weights={"stable": 100, "canary": 0},
@@ -173,7 +183,7 @@ async def start_haproxy(
         map_dir=directory / "maps",
         sticky=sticky,
     )
-    config = write_haproxy(layout, directory / "haproxy.cfg")
+    config = directory / "haproxy.cfg" if same else write_haproxy(layout, directory / "haproxy.cfg")
     process = Process([binary, "-f", str(config), "-db"], directory / "haproxy.log")
     router = HaproxyRouter(layout)
 
@@ -298,15 +308,22 @@ async def demo_front(
         backends={name: f"http://{b.address}" for name, b in backends.items()},
         weights={"stable": 100, "canary": 0},
     )
+    async with serve_asgi(create_app(settings)) as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def serve_asgi(app: ASGIApp) -> AsyncIterator[tuple[str, uvicorn.Server]]:
+    """Serve an ASGI app with uvicorn in this loop on a free 127.0.0.1 port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, http="httptools", log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     url = f"http://127.0.0.1:{port}"
     try:
-        await until(lambda: _answers(f"{url}/-/health"), "demo front")
+        await until(lambda: _answers(f"{url}/-/health"), "asgi app")
         yield url, server
     finally:
         server.should_exit = True
