@@ -33,8 +33,8 @@ async def run_check(spec: CheckBase, ctx: RunContext, kinds: Mapping[str, Kind] 
 
 __all__ = [
     "ANONYMOUS",
-    "Credentials",
     "KINDS",
+    "Credentials",
     "DnsCheck",
     "HttpCheck",
     "Identity",

@@ -69,6 +69,8 @@ class Side(asyncio.Protocol):
         self.incoming: Flow | None = None  # the flow that writes to this side
         self.paused = 0
         self.lost = False
+        self.early: list[bytes] = []  # read before the upstream was connected
+        self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not derive from asyncio.Transport, but have its methods.
@@ -82,7 +84,10 @@ class Side(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         flow = self.outgoing
-        if flow is None:  # the upstream is still being dialled; reading is paused, this is a race
+        if flow is None:  # the upstream is still being dialled (a loop may read before the pause holds)
+            self.early.append(data)
+            if self.transport is not None:
+                self.transport.pause_reading()  # uvloop starts reading after connection_made
             return
         if flow.stages:
             flow.feed(data)
@@ -92,6 +97,8 @@ class Side(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self.outgoing is not None:
             self.outgoing.end(Close())
+        else:
+            self.early_eof = True
         return True  # keep writing to this side until the other direction ends too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -257,7 +264,13 @@ class Connection:
         self.flows = {"upstream": up, "downstream": down}
         self.client.outgoing, self.upstream.incoming = up, up
         self.upstream.outgoing, self.client.incoming = down, down
-        if self.client.lost:
+        for data in self.client.early:
+            if up.stages:
+                up.feed(data)
+            else:
+                upstream_transport.write(data)
+        self.client.early.clear()
+        if self.client.lost or self.client.early_eof:
             up.end(Close())
         self.client.resume(_CONNECTING)
 

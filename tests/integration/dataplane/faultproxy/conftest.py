@@ -33,5 +33,3 @@ async def fault() -> AsyncIterator[Fault]:
         yield Fault(service, api)
     stop.set()
     await asyncio.wait_for(task, 10)
-
-

@@ -18,7 +18,13 @@ async def test_a_proxy_is_created_shown_listed_and_deleted_as_toxiproxy_does(fau
     created = await fault.api.post("/proxies", json={"name": "db", "upstream": echo.address})
     assert created.status_code == 201
     body = created.json()
-    assert body == {"name": "db", "listen": body["listen"], "upstream": echo.address, "enabled": True, "toxics": []}
+    assert body == {
+        "name": "db",
+        "listen": body["listen"],
+        "upstream": echo.address,
+        "enabled": True,
+        "toxics": [],
+    }
     assert body["listen"].startswith("127.0.0.1:") and not body["listen"].endswith(":0")
     assert (await fault.api.get("/proxies/db")).json() == body
     assert (await fault.api.get("/proxies")).json() == {"db": body}
@@ -28,7 +34,9 @@ async def test_a_proxy_is_created_shown_listed_and_deleted_as_toxiproxy_does(fau
 
 async def test_toxics_are_created_listed_updated_and_deleted_as_toxiproxy_does(fault: Fault, echo) -> None:
     await fault.proxy(echo.address)
-    created = await fault.api.post("/proxies/p/toxics", json={"type": "latency", "attributes": {"latency": 100}})
+    created = await fault.api.post(
+        "/proxies/p/toxics", json={"type": "latency", "attributes": {"latency": 100}}
+    )
     assert created.status_code == 200  # Toxiproxy answers 200 here, not 201
     toxic = {
         "attributes": {"latency": 100, "jitter": 0},
@@ -47,7 +55,9 @@ async def test_toxics_are_created_listed_updated_and_deleted_as_toxiproxy_does(f
     assert updated.status_code == 200
     assert updated.json()["attributes"] == {"latency": 100, "jitter": 5}  # merged, as Go decodes into it
     assert updated.json()["toxicity"] == 0.5
-    patched = await fault.api.patch("/proxies/p/toxics/latency_downstream", json={"attributes": {"latency": 7}})
+    patched = await fault.api.patch(
+        "/proxies/p/toxics/latency_downstream", json={"attributes": {"latency": 7}}
+    )
     assert patched.json()["attributes"] == {"latency": 7, "jitter": 5} and patched.json()["toxicity"] == 0.5
     assert (await fault.api.delete("/proxies/p/toxics/latency_downstream")).status_code == 204
     assert (await fault.api.get("/proxies/p/toxics")).json() == []
@@ -73,11 +83,16 @@ async def test_reset_enables_every_proxy_and_removes_every_toxic(fault: Fault, e
 
 
 async def test_populate_creates_keeps_the_same_and_replaces_what_differs(fault: Fault, echo) -> None:
-    answer = await fault.api.post("/populate", json=[{"name": "a", "upstream": echo.address, "listen": "127.0.0.1:0"}])
+    answer = await fault.api.post(
+        "/populate", json=[{"name": "a", "upstream": echo.address, "listen": "127.0.0.1:0"}]
+    )
     assert answer.status_code == 201
     [a] = answer.json()["proxies"]
     await fault.toxic(proxy="a", type="latency")
-    same = [{"name": "a", "upstream": echo.address, "listen": a["listen"]}, {"name": "b", "upstream": echo.address}]
+    same = [
+        {"name": "a", "upstream": echo.address, "listen": a["listen"]},
+        {"name": "b", "upstream": echo.address},
+    ]
     answer = await fault.api.post("/populate", json=same)
     assert answer.status_code == 201
     kept, b = answer.json()["proxies"]
@@ -164,7 +179,9 @@ async def test_hostile_bodies_get_a_400_and_break_nothing(fault: Fault, echo) ->
         answer = await fault.api.post("/proxies/p/toxics", json=toxic)
         assert answer.status_code == 400, (toxic, answer.text)
         assert answer.json()["error"].startswith("bad request body")
-    answer = await fault.api.post("/proxies/p/toxics", content=json.dumps({"type": "latency", "x": "y" * 2_000_000}))
+    answer = await fault.api.post(
+        "/proxies/p/toxics", content=json.dumps({"type": "latency", "x": "y" * 2_000_000})
+    )
     assert answer.status_code == 413
     assert (await fault.api.get("/proxies")).json().keys() == {"p"}
     assert (await fault.api.get("/proxies/p/toxics")).json() == []
@@ -179,21 +196,29 @@ async def test_a_browser_is_refused_as_toxiproxy_refuses_it(fault: Fault) -> Non
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
 toxic_bodies = st.fixed_dictionaries(
     {},
     optional={
-        "type": st.sampled_from(["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data"])
+        "type": st.sampled_from(
+            ["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data"]
+        )
         | st.text(max_size=8),
         "stream": st.sampled_from(["upstream", "downstream"]) | json_values,
         "toxicity": json_values,
         "name": st.text(max_size=12),
         "ttl": json_values,
         "attributes": st.dictionaries(
-            st.sampled_from(["latency", "jitter", "rate", "delay", "timeout", "bytes", "average_size", "ttl", "x"]),
+            st.sampled_from(
+                ["latency", "jitter", "rate", "delay", "timeout", "bytes", "average_size", "ttl", "x"]
+            ),
             json_values,
             max_size=4,
         ),
@@ -244,7 +269,9 @@ async def test_a_toxic_with_a_ttl_removes_itself_and_stops_hurting(fault: Fault,
     writer.close()
 
 
-async def test_a_ttl_in_the_attributes_works_for_clients_that_only_send_attributes(fault: Fault, echo) -> None:
+async def test_a_ttl_in_the_attributes_works_for_clients_that_only_send_attributes(
+    fault: Fault, echo
+) -> None:
     await fault.proxy(echo.address)
     created = await fault.toxic(type="timeout", attributes={"timeout": 0, "ttl": "300ms"})
     assert created["attributes"] == {"timeout": 0} and created["ttl"] == 0.3

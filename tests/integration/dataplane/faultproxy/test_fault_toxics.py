@@ -229,7 +229,9 @@ async def test_a_client_killed_mid_stream_leaves_no_connection_behind(
     host, port = await fault.proxy(echo.address)
     if toxic:
         await fault.toxic(type=toxic, attributes={"latency": 50})
-    with subprocess.Popen([sys.executable, "-c", CLIENT, str(port)], stdout=subprocess.PIPE, text=True) as client:
+    with subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(port)], stdout=subprocess.PIPE, text=True
+    ) as client:
         try:
             line = await asyncio.to_thread(client.stdout.readline)  # type: ignore[union-attr]
             assert line.strip() == "connected"
