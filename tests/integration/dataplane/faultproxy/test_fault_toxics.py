@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 
 import pytest
@@ -226,18 +225,20 @@ while True:
 async def test_a_client_killed_mid_stream_leaves_no_connection_behind(
     fault: Fault, echo, toxic: str | None
 ) -> None:
-    host, port = await fault.proxy(echo.address)
+    _, port = await fault.proxy(echo.address)
     if toxic:
         await fault.toxic(type=toxic, attributes={"latency": 50})
-    with subprocess.Popen(
-        [sys.executable, "-c", CLIENT, str(port)], stdout=subprocess.PIPE, text=True
-    ) as client:
-        try:
-            line = await asyncio.to_thread(client.stdout.readline)  # type: ignore[union-attr]
-            assert line.strip() == "connected"
-            proxy = fault.service.proxies["p"]
-            await until(lambda: len(proxy.connections) == 1)
-            client.send_signal(signal.SIGKILL)
-            await until(lambda: not proxy.connections, 10)
-        finally:
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CLIENT, str(port), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert client.stdout is not None
+        assert (await asyncio.wait_for(client.stdout.readline(), 30)).strip() == b"connected"
+        proxy = fault.service.proxies["p"]
+        await until(lambda: len(proxy.connections) == 1)
+        client.send_signal(signal.SIGKILL)
+        await until(lambda: not proxy.connections, 10)
+    finally:
+        if client.returncode is None:
             client.kill()
+        await client.wait()
