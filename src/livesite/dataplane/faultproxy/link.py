@@ -70,6 +70,8 @@ class Side(asyncio.Protocol):
         self.paused = 0
         self.lost = False
         self.early: list[bytes] = []  # read before the upstream was connected
+        # The hot path: the peer's write, while no toxic sits on this side's outgoing flow.
+        self.fast: Callable[[bytes], object] | None = None
         self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -83,6 +85,10 @@ class Side(asyncio.Protocol):
             self.transport.pause_reading()
 
     def data_received(self, data: bytes) -> None:
+        fast = self.fast
+        if fast is not None:
+            fast(data)
+            return
         flow = self.outgoing
         if flow is None:  # the upstream is still being dialled (a loop may read before the pause holds)
             self.early.append(data)
@@ -103,6 +109,8 @@ class Side(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self.peer is not None:
+            self.peer.fast = None
         if self.outgoing is not None:
             self.outgoing.end(Close())
         self.connection.side_lost()
@@ -165,6 +173,7 @@ class Flow:
     def end(self, close: Close) -> None:
         if not self.ended:
             self.ended = True
+            self.source.fast = None
             self._entry()(close)
 
     def _entry(self) -> Callable[[Item], None]:
@@ -193,7 +202,14 @@ class Flow:
             self.source.resume(_TOXICS_FULL)
 
     # -- toxics, live
+    def wire_fast_path(self) -> None:
+        """Let the source write straight to the destination while no toxic is in between."""
+        dest = self.dest.transport
+        usable = not self.stages and dest is not None and not self.dest.lost and not (self.ended or self.closed)
+        self.source.fast = dest.write if usable and dest is not None else None
+
     def add(self, entry: ToxicEntry) -> None:
+        self.source.fast = None
         stage = Stage(entry, Stub(self.sink, self.rng, self.release))
         if self.stages:
             self.stages[-1].stub.output = stage.stub.inbox.put_nowait
@@ -232,9 +248,11 @@ class Flow:
         if index > 0:
             self.stages[index - 1].stub.output = stage.stub.output
         del self.stages[index]
-        if not self.stages and self.queued_bytes:
-            self.queued_bytes = 0
-            self.source.resume(_TOXICS_FULL)
+        if not self.stages:
+            if self.queued_bytes:
+                self.queued_bytes = 0
+                self.source.resume(_TOXICS_FULL)
+            self.wire_fast_path()
 
     def cancel(self) -> None:
         for stage in self.stages:
@@ -272,6 +290,8 @@ class Connection:
         self.client.early.clear()
         if self.client.lost or self.client.early_eof:
             up.end(Close())
+        up.wire_fast_path()
+        down.wire_fast_path()
         self.client.resume(_CONNECTING)
 
     def abort(self) -> None:
