@@ -75,14 +75,9 @@ class Side(asyncio.Protocol):
         self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports do not derive from asyncio.Transport, but have its methods.
+        # uvloop's transports do not derive from asyncio.Transport, but have its methods. Both
+        # loops set TCP_NODELAY on TCP transports already, so a proxy adds no Nagle delay.
         self.transport = cast(asyncio.Transport, transport)
-        sock = self.transport.get_extra_info("socket")
-        if sock is not None:  # small writes go at once: a proxy must not add Nagle's delay
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.paused:
-            self.transport.pause_reading()
 
     def data_received(self, data: bytes) -> None:
         fast = self.fast
@@ -90,10 +85,10 @@ class Side(asyncio.Protocol):
             fast(data)
             return
         flow = self.outgoing
-        if flow is None:  # the upstream is still being dialled (a loop may read before the pause holds)
+        if flow is None:  # the upstream is still being dialled: keep what the client already sent
             self.early.append(data)
-            if self.transport is not None:
-                self.transport.pause_reading()  # uvloop starts reading after connection_made
+            if sum(map(len, self.early)) > HIGH_WATER_BYTES:
+                self.pause(_CONNECTING)
             return
         if flow.stages:
             flow.feed(data)

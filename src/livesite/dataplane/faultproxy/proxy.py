@@ -8,7 +8,7 @@ import logging
 import random
 
 from livesite.dataplane.faultproxy.errors import ApiError
-from livesite.dataplane.faultproxy.link import _CONNECTING, Connection
+from livesite.dataplane.faultproxy.link import Connection
 from livesite.dataplane.faultproxy.toxics import STREAMS, ToxicEntry
 
 log = logging.getLogger(__name__)
@@ -91,15 +91,14 @@ class Proxy:
     def _accept(self) -> asyncio.Protocol:
         connection = Connection(self.connections.discard)
         self.connections.add(connection)
-        connection.client.pause(_CONNECTING)
         asyncio.get_running_loop().create_task(self._dial(connection))
         return connection.client
 
     async def _dial(self, connection: Connection) -> None:
         loop = asyncio.get_running_loop()
         try:
-            host, port = split_address(self.upstream)
-            transport, _ = await loop.create_connection(lambda: connection.upstream, host, port)
+            host, port = split_address(self.upstream)  # checked when the proxy was created
+            transport, _ = await loop.create_connection(lambda: connection.upstream, host or "127.0.0.1", port)
         except (OSError, ValueError, OverflowError, UnicodeError) as e:
             log.info("proxy %s: cannot reach upstream %s: %s", self.name, self.upstream, e)
             connection.client.close(reset=False)
