@@ -8,8 +8,11 @@ status it does not expect, does everything it can do against ours, and the proxy
 from __future__ import annotations
 
 import json
+import os
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -158,3 +161,33 @@ def test_a_config_proxy_without_upstream_is_refused(tmp_path: Path) -> None:
 def test_a_bad_default_ttl_is_a_usage_error() -> None:
     run = livesite("chaos", "proxy", "--api", f"127.0.0.1:{free_port()}", "--default-ttl", "soon")
     assert run.returncode == 2 and "--default-ttl" in run.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "fault-proxy"
+
+
+def test_the_example_config_and_script_make_the_partner_slow_for_a_while() -> None:
+    port = free_port()
+    with start_livesite(
+        "chaos", "proxy", "--api", f"127.0.0.1:{port}", "--config", str(EXAMPLE / "proxies.json")
+    ) as process:
+        try:
+            _wait_for_api(port)
+            run = subprocess.run(
+                [sys.executable, str(EXAMPLE / "slow_partner.py")],
+                env={**os.environ, "FAULT_PROXY_API": f"127.0.0.1:{port}"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert run.returncode == 0, run.stderr
+            client = toxiproxy.Toxiproxy()
+            client.update_api_consumer("127.0.0.1", port)
+            proxies = client.proxies()
+            assert proxies["redis"].enabled is False
+            toxic = proxies["partner"].get_toxic("slow_partner")
+            assert toxic is not None and toxic.attributes == {"latency": 300, "jitter": 50}
+        finally:
+            process.terminate()
+            process.wait(10)
+            APIConsumer.host, APIConsumer.port = "127.0.0.1", 8474
