@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import cpu_seconds, free_port, nginx, require, spawn, stop, wait_for_port  # noqa: E402
+from _harness import cpu_seconds, free_port, nginx, require, spawn, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -200,7 +200,9 @@ class Flow:
     def wire_fast_path(self) -> None:
         """Let the source write straight to the destination while no toxic is in between."""
         dest = self.dest.transport
-        usable = not self.stages and dest is not None and not self.dest.lost and not (self.ended or self.closed)
+        usable = (
+            not self.stages and dest is not None and not self.dest.lost and not (self.ended or self.closed)
+        )
         self.source.fast = dest.write if usable and dest is not None else None
 
     def add(self, entry: ToxicEntry) -> None:

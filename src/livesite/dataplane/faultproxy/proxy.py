@@ -98,7 +98,9 @@ class Proxy:
         loop = asyncio.get_running_loop()
         try:
             host, port = split_address(self.upstream)  # checked when the proxy was created
-            transport, _ = await loop.create_connection(lambda: connection.upstream, host or "127.0.0.1", port)
+            transport, _ = await loop.create_connection(
+                lambda: connection.upstream, host or "127.0.0.1", port
+            )
         except (OSError, ValueError, OverflowError, UnicodeError) as e:
             log.info("proxy %s: cannot reach upstream %s: %s", self.name, self.upstream, e)
             connection.client.close(reset=False)
