@@ -42,5 +42,8 @@ bench-probes: $(STAMP) system-deps
 bench-monitor-scale: $(STAMP) system-deps
 	$(BIN)/python bench/monitor_scale.py
 
+bench-fault-proxy: $(STAMP) system-deps
+	$(BIN)/python bench/fault_proxy.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite
