@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+import uvloop
 from faultkit import Backend, Fault, start_backend
 
 from livesite.dataplane.faultproxy import FaultProxy, bind, serve
@@ -33,3 +34,12 @@ async def fault() -> AsyncIterator[Fault]:
         yield Fault(service, api)
     stop.set()
     await asyncio.wait_for(task, 10)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The toxics run on uvloop in production (`livesite chaos proxy`) and on asyncio's loop in a
+    library user's program: each toxic test runs on both."""
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}
+    if item.path.name == "test_fault_toxics.py":
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
