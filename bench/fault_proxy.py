@@ -283,11 +283,18 @@ def main() -> None:
                 )
             for line in asyncio.run(toxic_accuracy(base, args.samples)):
                 print(line)
-            ka = median("keep-alive", "livesite").rps / median("keep-alive", "haproxy").rps
-            nc = median("new-conn", "livesite").rps / median("new-conn", "haproxy").rps
+
+            def ratio(mode: str, per_cpu: bool) -> float:
+                ours, theirs = median(mode, "livesite"), median(mode, "haproxy")
+                if per_cpu:
+                    return (ours.rps / ours.cpu_seconds) / (theirs.rps / theirs.cpu_seconds)
+                return ours.rps / theirs.rps
+
             print(
-                f"fault_proxy: keep-alive {ka:.2f}× HAProxy's req/s, new-conn {nc:.2f}×, "
-                f"p50 added {added['livesite'][0]:.0f} µs (HAProxy {added['haproxy'][0]:.0f} µs)"
+                f"fault_proxy: keep-alive {ratio('keep-alive', False):.2f}× HAProxy's req/s "
+                f"({ratio('keep-alive', True):.2f}× per CPU-s), new-conn {ratio('new-conn', False):.2f}× "
+                f"({ratio('new-conn', True):.2f}× per CPU-s), p50 added {added['livesite'][0]:.0f} µs "
+                f"(HAProxy {added['haproxy'][0]:.0f} µs)"
             )
 
 

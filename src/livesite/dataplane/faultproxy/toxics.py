@@ -19,6 +19,9 @@ from livesite.dataplane.faultproxy.stub import Stub
 
 MAX_MS = 86_400_000  # a day: beyond it a toxic is a mistake, not a fault
 MAX_BYTES = 1 << 50
+# A bandwidth toxic woken late (a busy loop, a slow sender) may send up to this much time's worth
+# at once to catch up, so the rate over a second stays what was asked instead of losing every lag.
+CATCH_UP_SECONDS = 0.02
 
 
 class Toxic(Protocol):
@@ -101,7 +104,7 @@ class Bandwidth(Attributes):
             slice_bytes = max(self.rate * 100, 1)  # 100 ms worth, as Toxiproxy slices big chunks
             while stub.held is not None:
                 size = min(slice_bytes, len(chunk.data))
-                free_at = max(free_at, _loop_time()) + size / per_second
+                free_at = max(free_at, _loop_time() - CATCH_UP_SECONDS) + size / per_second
                 await _sleep_until(free_at)
                 stub.forward(size)
         stub.close()

@@ -36,7 +36,9 @@ async def fault() -> AsyncIterator[Fault]:
     await asyncio.wait_for(task, 10)
 
 
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     """The toxics run on uvloop in production (`livesite chaos proxy`) and on asyncio's loop in a
     library user's program: each toxic test runs on both."""
     factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {"asyncio": asyncio.new_event_loop}

