@@ -69,7 +69,7 @@ def bind(listen: str) -> socket.socket:
         host, port = split_address(listen)
     except ValueError:
         raise UsageError(
-            f"cannot read API address {listen!r}", hint="write host:port, e.g. 127.0.0.1:8474"
+            f"--api {listen[:100]!r} is not host:port", hint="write e.g. 127.0.0.1:8474"
         ) from None
     host = host or "127.0.0.1"
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -106,6 +106,7 @@ async def serve(
             error = e
         if error is not None:
             await service.close()
+            api.close()
             raise UsageError(f"cannot populate the proxies of the config: {error.message}")
     server = _Server(
         uvicorn.Config(create_app(service), log_level="warning", access_log=False, lifespan="off")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_runner import livesite, start_livesite
+from cli_runner import start_livesite
 from livesite.testing.servers import free_port
 
 toxiproxy = pytest.importorskip("toxiproxy")
@@ -140,27 +140,6 @@ def test_a_ttl_set_through_the_client_expires_even_when_the_client_is_gone(
         assert time.monotonic() < deadline, "the toxic outlived its TTL"
         time.sleep(0.05)
     assert _rtt(proxy.listen) < 0.9
-
-
-def test_a_config_that_is_not_json_is_refused_with_its_line(tmp_path: Path) -> None:
-    config = tmp_path / "proxies.json"
-    config.write_text('[\n  {"name": "a",\n   "upstream": }\n]\n')
-    run = livesite("chaos", "proxy", "--api", f"127.0.0.1:{free_port()}", "--config", str(config))
-    assert run.returncode == 2
-    assert f"{config}:3:" in run.stderr
-
-
-def test_a_config_proxy_without_upstream_is_refused(tmp_path: Path) -> None:
-    config = tmp_path / "proxies.json"
-    config.write_text('[{"name": "a"}]')
-    run = livesite("chaos", "proxy", "--api", f"127.0.0.1:{free_port()}", "--config", str(config))
-    assert run.returncode == 2
-    assert "missing required field: upstream at proxy 1" in run.stderr
-
-
-def test_a_bad_default_ttl_is_a_usage_error() -> None:
-    run = livesite("chaos", "proxy", "--api", f"127.0.0.1:{free_port()}", "--default-ttl", "soon")
-    assert run.returncode == 2 and "--default-ttl" in run.stderr
 
 
 EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "fault-proxy"

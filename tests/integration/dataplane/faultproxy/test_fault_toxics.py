@@ -75,7 +75,9 @@ async def test_changing_a_toxic_changes_it_on_open_connections(fault: Fault, ech
     await fault.toxic(type="latency", attributes={"latency": 1000})
     reader, writer = await connect(address)
     assert await round_trip(reader, writer, b"slow") >= 0.99
-    answer = await fault.api.patch("/proxies/p/toxics/latency_downstream", json={"attributes": {"latency": 0}})
+    answer = await fault.api.patch(
+        "/proxies/p/toxics/latency_downstream", json={"attributes": {"latency": 0}}
+    )
     assert answer.status_code == 200
     assert await round_trip(reader, writer, b"fast") < 0.9
     writer.close()
