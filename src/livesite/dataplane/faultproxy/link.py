@@ -23,6 +23,7 @@ from livesite.dataplane.faultproxy.toxics import CleansUp, Noop, Toxic, ToxicEnt
 HIGH_WATER_BYTES = 256 * 1024
 LOW_WATER_BYTES = 64 * 1024
 _NOOP = Noop()
+_EOF = Close()
 
 # Why a side is not reading: flags, because several can hold at once.
 _CONNECTING, _PEER_FULL, _TOXICS_FULL = 1, 2, 4
@@ -70,6 +71,7 @@ class Side(asyncio.Protocol):
         self.paused = 0
         self.lost = False
         self.early: list[bytes] = []  # read before the upstream was connected
+        self.early_bytes = 0
         # The hot path: the peer's write, while no toxic sits on this side's outgoing flow.
         self.fast: Callable[[bytes], object] | None = None
         self.early_eof = False
@@ -87,7 +89,8 @@ class Side(asyncio.Protocol):
         flow = self.outgoing
         if flow is None:  # the upstream is still being dialled: keep what the client already sent
             self.early.append(data)
-            if sum(map(len, self.early)) > HIGH_WATER_BYTES:
+            self.early_bytes += len(data)
+            if self.early_bytes > HIGH_WATER_BYTES:
                 self.pause(_CONNECTING)
             return
         if flow.stages:
@@ -97,7 +100,7 @@ class Side(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if self.outgoing is not None:
-            self.outgoing.end(Close())
+            self.outgoing.end(_EOF)
         else:
             self.early_eof = True
         return True  # keep writing to this side until the other direction ends too
@@ -107,7 +110,7 @@ class Side(asyncio.Protocol):
         if self.peer is not None:
             self.peer.fast = None
         if self.outgoing is not None:
-            self.outgoing.end(Close())
+            self.outgoing.end(_EOF)
         self.connection.side_lost()
 
     def pause_writing(self) -> None:
@@ -146,7 +149,14 @@ class Side(asyncio.Protocol):
 class Flow:
     """One direction of one connection: source side → toxic stages → destination side."""
 
-    def __init__(self, source: Side, dest: Side, rng: random.Random, entries: Sequence[ToxicEntry]) -> None:
+    def __init__(
+        self,
+        source: Side,
+        dest: Side,
+        rng: random.Random,
+        entries: Sequence[ToxicEntry],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self.source = source
         self.dest = dest
         self.rng = rng
@@ -154,7 +164,7 @@ class Flow:
         self.queued_bytes = 0
         self.ended = False
         self.closed = False
-        self.loop = asyncio.get_running_loop()
+        self.loop = loop
         for entry in entries:
             self.add(entry)
 
@@ -274,19 +284,21 @@ class Connection:
         chains: dict[str, list[ToxicEntry]],
     ) -> None:
         """Join the two sides once the upstream is connected, with the toxics the proxy has now."""
-        up = Flow(self.client, self.upstream, rng, chains["upstream"])
-        down = Flow(self.upstream, self.client, rng, chains["downstream"])
+        loop = asyncio.get_running_loop()
+        up = Flow(self.client, self.upstream, rng, chains["upstream"], loop)
+        down = Flow(self.upstream, self.client, rng, chains["downstream"], loop)
         self.flows = {"upstream": up, "downstream": down}
         self.client.outgoing, self.upstream.incoming = up, up
         self.upstream.outgoing, self.client.incoming = down, down
-        for data in self.client.early:
-            if up.stages:
-                up.feed(data)
-            else:
-                upstream_transport.write(data)
-        self.client.early.clear()
+        if self.client.early:
+            for data in self.client.early:
+                if up.stages:
+                    up.feed(data)
+                else:
+                    upstream_transport.write(data)
+            self.client.early.clear()
         if self.client.lost or self.client.early_eof:
-            up.end(Close())
+            up.end(_EOF)
         up.wire_fast_path()
         down.wire_fast_path()
         self.client.resume(_CONNECTING)

@@ -12,6 +12,7 @@ from livesite.dataplane.faultproxy.link import Connection
 from livesite.dataplane.faultproxy.toxics import STREAMS, ToxicEntry
 
 log = logging.getLogger(__name__)
+_NO_TOXICS: dict[str, list[ToxicEntry]] = {"upstream": [], "downstream": []}
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -44,8 +45,11 @@ class Proxy:
         self.toxics: dict[str, ToxicEntry] = {}  # in the order they were added
         self.connections: set[Connection] = set()
         self._server: asyncio.Server | None = None
+        self._parsed: tuple[str, tuple[str, int]] = ("", ("", 0))
 
     def chains(self) -> dict[str, list[ToxicEntry]]:
+        if not self.toxics:
+            return _NO_TOXICS  # every new connection asks: the common case costs nothing
         return {s: [t for t in self.toxics.values() if t.stream == s] for s in STREAMS}
 
     def toxic_list(self) -> list[ToxicEntry]:
@@ -87,6 +91,12 @@ class Proxy:
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
+
+    def _upstream_address(self) -> tuple[str, int]:
+        if self._parsed[0] != self.upstream:  # parsed once per upstream, not per connection
+            host, port = split_address(self.upstream)
+            self._parsed = (self.upstream, (host or "127.0.0.1", port))
+        return self._parsed[1]
 
     def _accept(self) -> asyncio.Protocol:
         connection = Connection(self.connections.discard)
