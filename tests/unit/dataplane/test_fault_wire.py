@@ -91,3 +91,8 @@ async def test_slicer_cuts_a_chunk_into_pieces_near_the_average_and_loses_nothin
     pieces = [i.data for i in out if isinstance(i, Chunk)]
     assert b"".join(pieces) == data
     assert all(7 <= len(p) <= 13 for p in pieces[:-1])
+
+
+def test_a_whole_number_toxicity_is_accepted_as_gos_clients_send_it() -> None:
+    assert new_toxic({"type": "latency", "toxicity": 1}, 0.0, None).toxicity == 1.0
+    assert new_toxic({"type": "latency", "toxicity": 0}, 0.0, None).toxicity == 0.0
