@@ -171,7 +171,7 @@ async def _download_rate(port: int, size: int) -> float:
     return got / (time.perf_counter() - start)
 
 
-async def toxic_accuracy(base: str, samples: int) -> list[str]:
+async def toxic_accuracy(base: str, samples: int, bandwidth_seconds: float) -> list[str]:
     echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
     blast = await asyncio.start_server(_blast, "127.0.0.1", 0)
     echo_port, blast_port = (s.sockets[0].getsockname()[1] for s in (echo, blast))
@@ -207,7 +207,7 @@ async def toxic_accuracy(base: str, samples: int) -> list[str]:
                 "/proxies/bw/toxics",
                 {"name": "b", "type": "bandwidth", "attributes": {"rate": rate_kb}},
             )
-            measured = await _download_rate(bw_port, rate_kb * 1000 * 2)  # two seconds' worth
+            measured = await _download_rate(bw_port, int(rate_kb * 1000 * bandwidth_seconds))
             await asyncio.to_thread(api, base, "DELETE", "/proxies/bw/toxics/b")
             lines.append(
                 f"bandwidth toxic: asked {rate_kb} KB/s, measured {measured / 1000:.0f} KB/s ({measured / 1000 / rate_kb:.3f}×)"
@@ -229,6 +229,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--samples", type=int, default=30, help="round trips per latency-toxic figure (default 30)"
+    )
+    parser.add_argument(
+        "--bandwidth-seconds",
+        type=float,
+        default=2.0,
+        help="seconds of data per bandwidth figure (default 2)",
     )
     args = parser.parse_args()
     require("wrk")
@@ -281,7 +287,7 @@ def main() -> None:
                 print(
                     f"one hop ({n}): +{p50:.1f} µs at p50, +{p99:.1f} µs at p99 over direct (single connection)"
                 )
-            for line in asyncio.run(toxic_accuracy(base, args.samples)):
+            for line in asyncio.run(toxic_accuracy(base, args.samples, args.bandwidth_seconds)):
                 print(line)
 
             def ratio(mode: str, per_cpu: bool) -> float:
