@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import ClassVar
 
 import pytest
 
 from livesite.dataplane.faultproxy.errors import ApiError
+from livesite.dataplane.faultproxy.link import Stage
 from livesite.dataplane.faultproxy.stub import Chunk, Close, Item, Stub
-from livesite.dataplane.faultproxy.toxics import TOXICS, LimitData, Slicer
+from livesite.dataplane.faultproxy.toxics import TOXICS, Attributes, LimitData, Slicer, ToxicEntry
 from livesite.dataplane.faultproxy.wire import changed_toxic, new_toxic, parse_json, toxic_json
 
 
@@ -96,3 +98,21 @@ async def test_slicer_cuts_a_chunk_into_pieces_near_the_average_and_loses_nothin
 def test_a_whole_number_toxicity_is_accepted_as_gos_clients_send_it() -> None:
     assert new_toxic({"type": "latency", "toxicity": 1}, 0.0, None).toxicity == 1.0
     assert new_toxic({"type": "latency", "toxicity": 0}, 0.0, None).toxicity == 0.0
+
+
+class _Broken(Attributes):
+    type_name: ClassVar[str] = "broken"
+
+    async def pipe(self, stub: Stub) -> None:
+        raise RuntimeError("a bug in a toxic")
+
+
+async def test_a_toxic_that_fails_resets_its_connection_instead_of_hanging_it() -> None:
+    stub, out = _stub([Chunk(b"x", 0.0)])
+    entry = ToxicEntry(name="b", type="broken", stream="downstream", toxicity=1.0, attributes=_Broken())
+    stage = Stage(entry, stub)
+    stage.run()
+    assert stage.task is not None
+    await asyncio.wait([stage.task])
+    await asyncio.sleep(0)  # done-callbacks run on the next loop iteration
+    assert out == [Close(reset=True)]

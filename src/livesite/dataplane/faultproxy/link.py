@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import socket
 import struct
@@ -20,6 +21,7 @@ from typing import cast
 from livesite.dataplane.faultproxy.stub import Chunk, Close, Item, Stub
 from livesite.dataplane.faultproxy.toxics import CleansUp, Noop, Toxic, ToxicEntry
 
+log = logging.getLogger(__name__)
 HIGH_WATER_BYTES = 256 * 1024
 LOW_WATER_BYTES = 64 * 1024
 _NOOP = Noop()
@@ -45,6 +47,13 @@ class Stage:
         self.active = self.stub.rng.random() < self.entry.toxicity
         toxic: Toxic = self.entry.attributes if self.active else _NOOP
         self.task = asyncio.get_running_loop().create_task(toxic.pipe(self.stub))
+        self.task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # A toxic that fails must not leave its connection hanging: say so and reset it.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("toxic %s failed, resetting its connection", self.entry.name, exc_info=error)
+            self.stub.close(reset=True)
 
     async def interrupt(self) -> None:
         """Stop the toxic wherever it waits, and send on what it held (no byte is lost)."""
