@@ -45,5 +45,8 @@ bench-monitor-scale: $(STAMP) system-deps
 bench-routers: $(STAMP) system-deps
 	$(BIN)/python bench/router_apply.py
 
+bench-fault-proxy: $(STAMP) system-deps
+	$(BIN)/python bench/fault_proxy.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite

@@ -21,6 +21,8 @@ from rich.text import Text
 
 from livesite import runtime
 from livesite.cli import render, stores
+from livesite.cli.chaos import app as chaos_app
+from livesite.cli.chaos_run import register as register_chaos
 from livesite.cli.demo import app as demo_app
 from livesite.cli.partners import partners
 from livesite.cli.rollout import app as rollout_app
@@ -343,6 +345,8 @@ def history(
 app.add_typer(demo_app, name="demo")
 app.command()(partners)
 app.add_typer(rollout_app, name="rollout")
+register_chaos(chaos_app)
+app.add_typer(chaos_app, name="chaos")
 
 
 @app.command()
