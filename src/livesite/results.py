@@ -145,7 +145,7 @@ class BrokenLink(_Record):
 
 
 class LinksObservation(_Record):
-    """What a links check's crawl saw. ``broken`` keeps the first ``BROKEN_KEPT``; ``broken_total`` counts all."""
+    """What a links check's crawl saw. ``broken`` keeps the check's first ``keep_broken``; ``broken_total`` counts all."""
 
     kind: Literal["links"] = "links"
     pages: int = 0

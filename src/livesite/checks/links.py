@@ -6,7 +6,7 @@ Broken means: the link's URL does not answer, answers 4xx/5xx, redirects in a lo
 Each URL is fetched once however many links point at it (see ``livesite.checks.crawl``).
 
 A run with broken links is ``failed`` and its failure lists the first few; the Result's
-:class:`~livesite.results.LinksObservation` keeps up to ``BROKEN_KEPT`` of them and the counts. A
+:class:`~livesite.results.LinksObservation` keeps up to ``keep_broken`` (100) of them and the counts. A
 crawl still going at the check's deadline stops (at nine tenths of it, so the report is kept) and the
 run is an ``error`` of kind ``timeout`` that says how far it got.
 """
@@ -90,6 +90,7 @@ class LinksCheck(CheckBase):
     request_timeout: Timeout = 5.0
     max_page_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="bytes of a page read, at most")
     max_redirects: int = Field(10, ge=0, le=50)
+    keep_broken: int = Field(BROKEN_KEPT, ge=1, le=1_000_000, description="broken links a Result lists")
     headers: dict[str, str] = Field(default_factory=dict)
     tls: TlsSettings = Field(default_factory=TlsSettings)
 
@@ -137,12 +138,12 @@ def settings_of(
     )
 
 
-def observation_of(found: Crawl) -> LinksObservation:
+def observation_of(found: Crawl, keep_broken: int = BROKEN_KEPT) -> LinksObservation:
     return LinksObservation(
         pages=found.pages,
         links_checked=found.links_checked,
         broken_total=len(found.broken),
-        broken=found.broken[:BROKEN_KEPT],
+        broken=found.broken[:keep_broken],
         skipped=found.skipped,
         stopped=found.stopped,
     )
@@ -207,7 +208,9 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         found = await crawl(settings_of(spec, start, deadline, ctx.defaults.user_agent), fetcher)
     finally:
         fetcher.close()
-    return Seen(view=Observation(), observation=observation_of(found), failure=failure_of(found))
+    return Seen(
+        view=Observation(), observation=observation_of(found, spec.keep_broken), failure=failure_of(found)
+    )
 
 
 METRICS = (
