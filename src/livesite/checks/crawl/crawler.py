@@ -150,8 +150,8 @@ class _Crawler:
                 self._scan(target, landed, answer)
         except ProbeError as e:
             target.problem = f"{e.kind}: {e.message}"
-        finally:
-            target.done = True
+        # Not in a finally: a visit cancelled by the crawl's deadline has not judged its URL.
+        target.done = True
 
     async def _follow(self, url: str, method: str) -> tuple[str, Answer]:
         chain = [url]
