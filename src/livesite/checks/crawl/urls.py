@@ -10,10 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+# What a browser percent-encodes before sending a URL: controls, space, non-ASCII, and "<>\^`{|}.
+_UNSAFE = re.compile(r'[\x00-\x20\x7f-\U0010ffff"<>\\^`{|}]')
+
+
+def _encoded(m: re.Match[str]) -> str:
+    return quote(m.group(), safe="", errors="replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +64,8 @@ def origin(url: str) -> str:
 def resolve(base: str, href: str) -> Link | None:
     """The link ``href`` found on a page whose base URL is ``base`` (normalised); None when it is not
     an http(s) link (``mailto:``, ``javascript:``, ``data:``...) or cannot be read as a URL."""
-    href = href.strip()
+    # As the URL standard says: tabs and newlines inside are dropped, spaces around are trimmed.
+    href = href.translate(_TAB_OR_NEWLINE).strip(" \x00\x0b\x0c")
     if not href:
         return Link(base, None)  # href="" is the page itself
     fragment: str | None = None
@@ -75,7 +83,11 @@ def resolve(base: str, href: str) -> Link | None:
             url = normalise(urljoin(base, href))
         except ValueError:
             return None
-    return None if url is None else Link(url, fragment)
+    if url is None:
+        return None
+    if _UNSAFE.search(url):
+        url = _UNSAFE.sub(_encoded, url)
+    return Link(url, fragment)
 
 
 def fragment_names(fragment: str) -> tuple[str, ...]:

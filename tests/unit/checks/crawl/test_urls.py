@@ -52,6 +52,9 @@ BASE = "http://shop.test/products/1"
         ("tel:+331234", None),
         ("data:text/plain,hi", None),
         ("http://[broken/", None),
+        ("/a\tb\n", Link("http://shop.test/ab", None)),
+        ("caf\u00e9 menu?q=a b", Link("http://shop.test/products/caf%C3%A9%20menu?q=a%20b", None)),
+        ('/x"<y>', Link("http://shop.test/x%22%3Cy%3E", None)),
     ],
 )
 def test_links_resolve_against_the_page_like_a_browser(href: str, expected: Link | None) -> None:
@@ -86,3 +89,4 @@ def test_any_href_resolves_to_a_normalised_url_or_none(href: str) -> None:
         assert link.url.startswith(("http://", "https://"))
         assert "#" not in link.url
         assert normalise(link.url) is not None
+        assert not any(c in link.url for c in ' "<>\t\n') and link.url.isascii()  # sendable as is
