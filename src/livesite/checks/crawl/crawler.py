@@ -188,12 +188,19 @@ class _Crawler:
         base = landed
         if found.base is not None:
             base = urls.normalise(urljoin(landed, found.base)) or landed
-        seen: set[urls.Link] = set()
+        seen: set[str] = set()
+        distinct: set[tuple[str, str | None]] = set()
         for _, href in found.links:
+            if href in seen:
+                continue  # the same href twice on a page (a nav bar and a footer) is one link
+            seen.add(href)
             link = urls.resolve(base, href)
-            if link is None or link in seen:
+            if link is None:
                 continue
-            seen.add(link)
+            key = (link.url, link.fragment)
+            if key in distinct:
+                continue  # two spellings of one link ("a" and "/dir/a")
+            distinct.add(key)
             if link.url == target.url or link.url == landed:
                 # A fragment of this very page, judged against the target that holds its anchors.
                 self.occurrences.append(_Occurrence(landed, urls.Link(target.url, link.fragment)))

@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+_NEEDS_CLEANING = re.compile(r"^[\x00\x0b\x0c ]|[\t\n\r]|[\x00\x0b\x0c ]$")
 # What a browser percent-encodes before sending a URL: controls, space, non-ASCII, and "<>\^`{|}.
 _UNSAFE = re.compile(r'[\x00-\x20\x7f-\U0010ffff"<>\\^`{|}]')
 
@@ -64,8 +65,9 @@ def origin(url: str) -> str:
 def resolve(base: str, href: str) -> Link | None:
     """The link ``href`` found on a page whose base URL is ``base`` (normalised); None when it is not
     an http(s) link (``mailto:``, ``javascript:``, ``data:``...) or cannot be read as a URL."""
-    # As the URL standard says: tabs and newlines inside are dropped, spaces around are trimmed.
-    href = href.translate(_TAB_OR_NEWLINE).strip(" \x00\x0b\x0c")
+    if _NEEDS_CLEANING.search(href):
+        # As the URL standard says: tabs and newlines inside are dropped, spaces around are trimmed.
+        href = href.translate(_TAB_OR_NEWLINE).strip(" \x00\x0b\x0c")
     if not href:
         return Link(base, None)  # href="" is the page itself
     fragment: str | None = None
