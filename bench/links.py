@@ -24,6 +24,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,18 @@ def _livesite(start: str, origin: str, concurrency: int) -> Run:
     return Run("livesite", seconds, cpu, found)
 
 
+def _install_linkchecker() -> None:
+    """Debian's linkchecker, installed on first use when we may (root); else ``require`` says how."""
+    if shutil.which("linkchecker") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing linkchecker (apt-get install -y linkchecker) ...", flush=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "linkchecker"],
+            check=False,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+
+
 def _linkchecker(start: str, origin: str, threads: int, tmp: Path) -> Run:
     binary = h.require("linkchecker")
     rc = tmp / "linkcheckerrc"
@@ -203,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
             ours = _livesite(start, origin, args.concurrency)
             runs = [ours]
             if not args.no_peer:
+                _install_linkchecker()
                 print(f"peer: {_version()}, {args.threads} threads, AnchorCheck on")
                 runs.append(_linkchecker(start, origin, args.threads, tmp))
         finally:
