@@ -99,3 +99,16 @@ async def test_the_links_example_finds_the_broken_link_and_the_missing_anchors(
         broken = {(b.link.split("/", 3)[3], b.reason) for b in result.observation.broken}  # type: ignore[union-attr]
         assert ("sale", "HTTP 404") in broken
         assert ("products/1#reviews", "no element with id or name 'reviews' on the page") in broken
+
+
+async def test_the_links_example_reports_referral_links_when_the_partner_is_down(
+    fresh_demo: DemoFactory,
+) -> None:
+    state = await fresh_demo()
+    await control.set_partner_mode(state, "down")
+    result = (await run_example("links.yaml", state))[("links", "zone-a")]
+    assert result.status is Status.failed
+    broken = result.observation.broken  # type: ignore[union-attr]
+    referrals = [b for b in broken if "ref=livesite-shop" in b.link]
+    assert referrals and all(b.reason == "HTTP 503" for b in referrals)
+    assert any(b.link.endswith("/widget.js") for b in broken)
