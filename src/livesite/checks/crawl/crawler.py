@@ -108,7 +108,7 @@ class _Crawler:
             return target
         if self.scope.ignored(url):
             return None
-        crawled = self.scope.crawled(url)
+        crawled = depth == 0 or self.scope.crawled(url)  # a start URL is crawled whatever include says
         target = _Target(url, depth, crawled)
         self.targets[url] = target
         if not crawled and not self.settings.external and not self._referral(url):
