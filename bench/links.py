@@ -8,7 +8,7 @@ header, and linkchecker's config raises ``maxrequestspersecond``, so that neithe
 pages over each process's wall time (start-up included, for both), and each must report exactly the
 planted set: broken links as errors, broken fragments (linkchecker's AnchorCheck plugin: warnings).
 
-    python bench/links.py                       # 2,000 pages, 20 broken links, 20 broken fragments
+    python bench/links.py                       # 3,000 pages, 20 broken links, 20 broken fragments
     python bench/links.py --pages 5000 --concurrency 32
 
 Wall time on a machine shared with other work mostly measures the wait for a core, so pages per
@@ -183,7 +183,7 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--pages", type=int, default=3000)
     parser.add_argument("--broken-links", type=int, default=20)
     parser.add_argument("--broken-fragments", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16, help="livesite's requests in flight")
