@@ -251,3 +251,39 @@ async def test_a_secret_in_a_broken_links_query_is_masked_in_the_result() -> Non
 def test_bad_links_specs_are_config_errors_that_say_why(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         LinksCheck.model_validate({"kind": "links", "name": "l", **fields})
+
+
+HOSTILE_ROUTES = [
+    "/garbage",
+    "/close-mid",
+    "/header-flood",
+    "/endless-value",
+    "/long-status",
+    "/early-hints",
+    "/bad-chunk",
+    "/chunk-line",
+    "/content-length?value=-1",
+    "/gzip-bomb",
+    "/endless-body",
+    "/slowloris?ms=100",
+    "/trickle?ms=100",
+]
+
+
+async def test_hostile_servers_are_broken_links_with_a_reason_never_a_crash_or_a_stall() -> None:
+    async with TargetServer() as target:
+        links = "".join(f'<a href="{path}">x</a>' for path in HOSTILE_ROUTES)
+        target.respond("/start", body=links, headers={"Content-Type": "text/html"})
+        fetcher = _fetcher(timeout_seconds=1.0)
+        try:
+            found = await crawl(CrawlSettings(start=(target.url("/start"),), concurrency=16), fetcher)
+        finally:
+            fetcher.close()
+    reasons = {urlsplit(b.link).path: b.reason for b in found.broken}
+    # Every one is judged; those whose status arrived before the body went wrong answered 200 and are
+    # fine as links (a body that never ends is cut at max_body_bytes, not waited for).
+    assert found.links_checked == len(HOSTILE_ROUTES)
+    assert not found.stopped
+    for path in ("/garbage", "/header-flood", "/endless-value", "/long-status", "/early-hints"):
+        assert path in reasons, path
+    assert all(r.split(":")[0] in {"protocol", "timeout", "http"} for r in reasons.values()), reasons

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from cli_runner import livesite, livesite_on_terminal
+from livesite.demo import DemoState
 from livesite.testing import TargetServer
 
 HTML = {"Content-Type": "text/html"}
@@ -88,3 +89,11 @@ def test_a_start_url_that_does_not_answer_is_a_broken_link() -> None:
     page, link, reason = done.stdout.strip().split("\t")
     assert (page, link) == ("-", "http://127.0.0.1:1/")
     assert reason.startswith("connect: cannot connect to 127.0.0.1:1")
+
+
+def test_the_healthy_demo_shop_has_no_broken_links(demo: DemoState) -> None:
+    done = livesite("links", demo.env()["LIVESITE_DEMO_ZONE_A_URL"] + "/", "--json")
+    assert done.returncode == 0, done.stdout
+    document = json.loads(done.stdout)
+    assert document["broken_total"] == 0
+    assert document["pages"] >= 8  # home, products, each product, about, cart
