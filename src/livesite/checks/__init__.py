@@ -18,7 +18,9 @@ from livesite.checks.kind import Kind, Metric, Sample, Seen
 from livesite.config.models import CheckBase
 from livesite.results import Result
 
-KINDS: Mapping[str, Kind] = {kind.name: kind for kind in (http.KIND, tcp.KIND, tls.KIND, dns.KIND, links.KIND)}
+KINDS: Mapping[str, Kind] = {
+    kind.name: kind for kind in (http.KIND, tcp.KIND, tls.KIND, dns.KIND, links.KIND)
+}
 
 HttpCheck = http.HttpCheck
 TcpCheck = tcp.TcpCheck
@@ -33,8 +35,8 @@ async def run_check(spec: CheckBase, ctx: RunContext, kinds: Mapping[str, Kind] 
 
 __all__ = [
     "ANONYMOUS",
-    "Credentials",
     "KINDS",
+    "Credentials",
     "DnsCheck",
     "HttpCheck",
     "Identity",
