@@ -267,6 +267,8 @@ HOSTILE_ROUTES = [
     "/endless-body",
     "/slowloris?ms=100",
     "/trickle?ms=100",
+    "/status/302?h=Location:http://[::1",
+    "/status/302?h=Location:mailto:x@example.com",
 ]
 
 
@@ -286,4 +288,5 @@ async def test_hostile_servers_are_broken_links_with_a_reason_never_a_crash_or_a
     assert not found.stopped
     for path in ("/garbage", "/header-flood", "/endless-value", "/long-status", "/early-hints"):
         assert path in reasons, path
+    assert reasons["/status/302"].startswith("http: redirect to something that is not an http(s) URL")
     assert all(r.split(":")[0] in {"protocol", "timeout", "http"} for r in reasons.values()), reasons

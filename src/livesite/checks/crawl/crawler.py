@@ -14,6 +14,7 @@ own deadline with what it found so far (``stopped`` says so).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from livesite.checks.crawl.fetch import Answer, Fetcher
 from livesite.net.errors import ProbeError
 from livesite.results import BrokenLink, FailureKind
 
+log = logging.getLogger(__name__)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -150,6 +152,9 @@ class _Crawler:
                 self._scan(target, landed, answer)
         except ProbeError as e:
             target.problem = f"{e.kind}: {e.message}"
+        except Exception as e:  # a bug must cost one link's verdict, not a worker (the crawl would stall)
+            log.exception("links: checking %s crashed", target.url)
+            target.problem = f"internal: {type(e).__name__}: {e} (a livesite bug; please report)"
         # Not in a finally: a visit cancelled by the crawl's deadline has not judged its URL.
         target.done = True
 
@@ -160,9 +165,14 @@ class _Crawler:
             location = answer.headers.get("location")
             if answer.status not in _REDIRECTS or not location:
                 return url, answer
-            next_url = urls.normalise(urljoin(url, location.strip()))
+            try:
+                next_url = urls.normalise(urljoin(url, location.strip()))
+            except ValueError:
+                next_url = None  # "http://[::1" and the like: no URL at all
             if next_url is None:
-                raise ProbeError(FailureKind.http, f"redirect to a URL that is not http(s): {location[:200]}")
+                raise ProbeError(
+                    FailureKind.http, f"redirect to something that is not an http(s) URL: {location[:200]}"
+                )
             if next_url in chain:
                 raise ProbeError(FailureKind.http, f"redirect loop: {' → '.join([*chain, next_url][-6:])}")
             if len(chain) > self.settings.max_redirects:
@@ -181,8 +191,8 @@ class _Crawler:
         target.anchors = frozenset(found.anchors)
         if target.depth > self.settings.max_depth:
             return  # linked from the last level: it must answer (and hold its anchors), not be followed
-        if landed != target.url and (not self.scope.crawled(landed) or landed in self.scanned):
-            return  # redirected out of scope, or to a page scanned already: its links are counted once
+        if landed in self.scanned or (landed != target.url and not self.scope.crawled(landed)):
+            return  # a page scanned already (two URLs redirect to it), or redirected out of scope
         self.scanned.add(landed)
         self.pages += 1
         base = landed
