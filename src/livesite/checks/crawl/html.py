@@ -34,6 +34,7 @@ _LINKING = {
     "audio": "src",
 }
 _RAW_TEXT = frozenset({"script", "style", "textarea", "template", "title", "xmp"})
+_ANCHORISH = re.compile(r"(?:^|\s)(?:id|name)\s*=", re.I)  # an attribute that may define an anchor
 _CLOSING = {name: re.compile(f"</{name}", re.I) for name in _RAW_TEXT}
 _NOT_A_RESOURCE = frozenset({"preconnect", "dns-prefetch"})  # they name an origin, not a document
 
@@ -98,10 +99,10 @@ def extract(body: bytes | str) -> Found:
         if m is None:
             return found
         pos = m.end()
-        name = m.group(1).lower()
-        rest = m.group(2)
+        name, rest = m.groups()
+        name = name.lower()
         wanted = _LINKING.get(name)
-        if wanted is not None or name == "base" or ("id" in rest.lower() or "name" in rest.lower()):
+        if wanted is not None or name == "base" or ("=" in rest and _ANCHORISH.search(rest)):
             attrs = _attributes(rest) if rest else {}
             anchor = attrs.get("id")
             if anchor:
