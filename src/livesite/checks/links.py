@@ -116,7 +116,9 @@ class LinksCheck(CheckBase):
         return {header_name(k, "headers"): header_value(value, f"header {k}") for k, value in v.items()}
 
     def secrets(self) -> list[str]:
-        return [v for k, v in self.headers.items() if k.lower() in ("authorization", "cookie", "x-api-key")]
+        found = [v for k, v in self.headers.items() if k.lower() in ("authorization", "cookie", "x-api-key")]
+        # ${VAR} values sent in a header are secrets too, as for the http kind.
+        return found + [v for v in self._substituted if any(v in h for h in self.headers.values())]
 
 
 def settings_of(
