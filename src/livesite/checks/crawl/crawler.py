@@ -184,9 +184,7 @@ class _Crawler:
         kind = answer.headers.get("content-type", "text/html").lower()
         if not kind.startswith(_HTML_TYPES):
             return
-        if answer.too_big:
-            target.too_big = True
-            return
+        target.too_big = answer.too_big  # scanned as far as it was read
         found = html.extract(answer.body)
         target.anchors = frozenset(found.anchors)
         if target.depth > self.settings.max_depth:
@@ -275,12 +273,12 @@ def verdicts(
 def _fragment_problem(target: _Target, fragment: str) -> str | None:
     if urls.top_of_page(fragment):
         return None
-    if target.too_big:
-        return f"the page is too large to look for #{fragment}"
     if target.anchors is None:
         return None  # not an HTML page (an image, a PDF): fragments mean something else there
     if any(name in target.anchors for name in urls.fragment_names(fragment)):
         return None
+    if target.too_big:
+        return f"no element with id or name {fragment!r} in the part of the page read (it is too large)"
     return f"no element with id or name {fragment!r} on the page"
 
 

@@ -7,7 +7,7 @@ more than the crawl's concurrency) and reused. A kept connection the server clos
 before its first byte; that says nothing about the page, so the request gets one fresh connection.
 
 A page larger than ``max_body_bytes`` is not an error: its status is known, its body is not read
-on (the connection is dropped), and the answer says ``too_big``.
+on (the connection is dropped), and the answer holds what was read and says ``too_big``.
 """
 
 from __future__ import annotations
@@ -120,13 +120,16 @@ class Fetcher:
         try:
             response = await exchange(connection, request, progress, url)
         except BaseException as e:
+            # What was read of a page over the limit is kept (the chunk that crossed it never is):
+            # its links are checked all the same. Taken before abort, which lets the pieces go.
+            prefix = b"".join(protocol.body)
             connection.abort()
             if (
                 isinstance(e, ProbeError)
                 and protocol.headers_done
                 and protocol.body_size > self.max_body_bytes
             ):
-                return Answer(protocol.status, _header_map(protocol.headers), b"", too_big=True)
+                return Answer(protocol.status, _header_map(protocol.headers), prefix, too_big=True)
             raise
         idle = self._idle.setdefault(key, [])
         if connection.usable and len(idle) < self.max_idle_per_origin:
