@@ -294,3 +294,28 @@ async def test_hostile_servers_are_broken_links_with_a_reason_never_a_crash_or_a
         assert path in reasons, path
     assert reasons["/status/302"].startswith("http: redirect to something that is not an http(s) URL")
     assert all(r.split(":")[0] in {"protocol", "timeout", "http"} for r in reasons.values()), reasons
+
+
+async def test_a_page_is_fetched_once_however_many_fragments_and_pages_point_at_it_over_kept_connections() -> (
+    None
+):
+    async with TargetServer() as target:
+        html = {"Content-Type": "text/html"}
+        target.respond(
+            "/start",
+            body='<a href="/a#x">x</a><a href="/a#y">y</a><a href="/a">a</a><a href="/b">b</a><a href="/a#gone">g</a>',
+            headers=html,
+        )
+        target.respond("/a", body='<p id="x"></p><a name="y"></a><a href="/b#top">b</a>', headers=html)
+        target.respond("/b", body='<a href="/a#x">a</a><a href="/start">cycle</a>', headers=html)
+        fetcher = _fetcher()
+        try:
+            found = await crawl(CrawlSettings(start=(target.url("/start"),), concurrency=2), fetcher)
+        finally:
+            fetcher.close()
+        paths = [r.path for r in target.received]
+        connections = {r.connection for r in target.received}
+    assert sorted(paths) == ["/a", "/b", "/robots.txt", "/start"]
+    assert len(connections) <= 2  # keep-alive: one connection per worker at most
+    assert [(urlsplit(b.link).path, urlsplit(b.link).fragment) for b in found.broken] == [("/a", "gone")]
+    assert found.links_checked == 5 + 1 + 2
