@@ -6,9 +6,11 @@ Broken means: the link's URL does not answer, answers 4xx/5xx, redirects in a lo
 Each URL is fetched once however many links point at it (see ``livesite.checks.crawl``).
 
 A run with broken links is ``failed`` and its failure lists the first few; the Result's
-:class:`~livesite.results.LinksObservation` keeps up to ``keep_broken`` (100) of them and the counts. A
-crawl still going at the check's deadline stops (at nine tenths of it, so the report is kept) and the
-run is an ``error`` of kind ``timeout`` that says how far it got.
+:class:`~livesite.results.LinksObservation` keeps up to ``keep_broken`` (100) of them and the counts.
+A start URL that gives no usable answer (dns, connect, tls, timeout) makes the run an ``error`` of that
+kind, retried like any network failure, rather than a list of broken links. A crawl still going at the
+check's deadline stops (at nine tenths of it, so the report is kept) and the run is an ``error`` of
+kind ``timeout`` that says how far it got.
 """
 
 from __future__ import annotations
@@ -210,9 +212,12 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         found = await crawl(settings_of(spec, start, deadline, ctx.defaults.user_agent), fetcher)
     finally:
         fetcher.close()
-    return Seen(
-        view=Observation(), observation=observation_of(found, spec.keep_broken), failure=failure_of(found)
-    )
+    observation = observation_of(found, spec.keep_broken)
+    if found.unreachable is not None:
+        # No start URL answered: an error (retried like any network failure), not broken links.
+        ctx.observation = observation
+        raise ProbeError(found.unreachable, f"the start URL did not answer: {found.broken[0].reason}")
+    return Seen(view=Observation(), observation=observation, failure=failure_of(found))
 
 
 METRICS = (

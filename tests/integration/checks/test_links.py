@@ -319,3 +319,14 @@ async def test_a_page_is_fetched_once_however_many_fragments_and_pages_point_at_
     assert len(connections) <= 2  # keep-alive: one connection per worker at most
     assert [(urlsplit(b.link).path, urlsplit(b.link).fragment) for b in found.broken] == [("/a", "gone")]
     assert found.links_checked == 5 + 1 + 2
+
+
+async def test_an_unreachable_site_is_an_error_of_the_network_kind_not_broken_links() -> None:
+    spec = LinksCheck.model_validate(
+        {"kind": "links", "name": "l", "start": ["http://127.0.0.1:1/"], "request_timeout": "2s"}
+    )
+    result = await run_check(spec, RunContext(zone=Zone(name="z")))
+    assert result.status is Status.error
+    assert result.failure is not None and result.failure.kind.value == "connect"
+    assert result.failure.message.startswith("the start URL did not answer: connect: cannot connect")
+    assert isinstance(result.observation, LinksObservation) and result.observation.broken_total == 1

@@ -68,6 +68,9 @@ class Crawl:
     skipped: int = 0  # links not judged: robots.txt, max_pages, or the crawl's deadline
     stopped: str = ""  # why the crawl ended early ("" when it ran to the end)
     seconds: float = 0.0
+    # Set when no start URL gave a usable answer for a network reason (dns, connect, tls, timeout):
+    # the site is unreachable, which is not the same as a site with broken links.
+    unreachable: FailureKind | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +81,7 @@ class _Target:
     depth: int
     crawled: bool  # in scope: fetched with GET and, under the limits, its links followed
     problem: str | None = None  # why links to it are broken; None: it answered fine
+    no_answer: FailureKind | None = None  # the layer that failed when no usable answer came
     done: bool = False
     skipped: str = ""  # why it was not fetched
     anchors: frozenset[str] | None = None  # None: not an HTML page we scanned
@@ -152,6 +156,7 @@ class _Crawler:
                 self._scan(target, landed, answer)
         except ProbeError as e:
             target.problem = f"{e.kind}: {e.message}"
+            target.no_answer = e.kind
         except Exception as e:  # a bug must cost one link's verdict, not a worker (the crawl would stall)
             log.exception("links: checking %s crashed", target.url)
             target.problem = f"internal: {type(e).__name__}: {e} (a livesite bug; please report)"
@@ -305,7 +310,11 @@ async def crawl(settings: CrawlSettings, fetcher: Fetcher) -> Crawl:
         for url in settings.start
         if (t := crawler.targets.get(url)) is not None and t.problem is not None
     ]
+    starts = [crawler.targets[url] for url in settings.start if url in crawler.targets]
+    kinds = [t.no_answer for t in starts]
+    unreachable = kinds[0] if kinds and all(k is not None and k.is_network for k in kinds) else None
     return Crawl(
+        unreachable=unreachable,
         pages=crawler.pages,
         links_checked=judged,
         urls_fetched=fetcher.requests,
