@@ -16,7 +16,7 @@ kind ``timeout`` that says how far it got.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -25,14 +25,14 @@ from livesite.assertions import Observation
 from livesite.checks.context import RunContext
 from livesite.checks.crawl import Crawl, CrawlSettings, Referral, crawl
 from livesite.checks.crawl.fetch import Fetcher, RateLimit
-from livesite.checks.crawl.urls import normalise
+from livesite.checks.crawl.urls import normalise, origin
 from livesite.checks.http import resolve_url
 from livesite.checks.kind import Kind, Metric, Sample, Seen
 from livesite.checks.sockets import time_left
 from livesite.config.models import CheckBase, Model, TlsSettings
 from livesite.config.types import Timeout, header_name, header_value, http_url_problem
 from livesite.net.errors import ProbeError
-from livesite.results import Failure, FailureKind, LinksObservation, Result
+from livesite.results import BrokenLink, Failure, FailureKind, LinksObservation, Result
 
 BROKEN_KEPT = 100  # broken links a Result keeps (the count is always whole)
 _SHOWN_IN_MESSAGE = 5
@@ -153,20 +153,35 @@ def observation_of(found: Crawl, keep_broken: int = BROKEN_KEPT) -> LinksObserva
     )
 
 
+def _short(url: str, site: str) -> str:
+    """``url`` as a path when it is on ``site`` (an origin): messages name many links of one site."""
+    return url[len(site) :] or "/" if site and url.startswith(site + "/") else url
+
+
+def failure_message(broken: Sequence[BrokenLink]) -> str:
+    """``N broken links: LINK on PAGE (reason); ...``: one entry per distinct link and reason (a link
+    broken on forty pages is named once, with one of them), links that do not answer before
+    fragments, at most five entries."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for b in broken:
+        groups.setdefault((b.link, b.reason), []).append(b.page)
+    ordered = sorted(groups.items(), key=lambda g: ("#" in g[0][0] and "no element" in g[0][1], g[0][0]))
+    shown = []
+    for (link, reason), pages in ordered[:_SHOWN_IN_MESSAGE]:
+        page = pages[0]
+        site = origin(page) if page else ""
+        where = f" on {_short(page, site)}" if page else ""
+        others = f" and {len(pages) - 1} other page{'s' if len(pages) > 2 else ''}" if len(pages) > 1 else ""
+        shown.append(f"{_short(link, site)}{where}{others} ({reason})")
+    more = f"; and {len(ordered) - _SHOWN_IN_MESSAGE} more links" if len(ordered) > _SHOWN_IN_MESSAGE else ""
+    count = f"{len(broken)} broken link{'s' if len(broken) != 1 else ''}"
+    return f"{count}: {'; '.join(shown)}{more}"
+
+
 def failure_of(found: Crawl) -> Failure | None:
     """The run's failure: broken links (failed), or a crawl cut short by its deadline (error)."""
     if found.broken:
-        shown = "; ".join(
-            f"{b.link} on {b.page} ({b.reason})" if b.page else f"{b.link} ({b.reason})"
-            for b in found.broken[:_SHOWN_IN_MESSAGE]
-        )
-        more = (
-            f"; and {len(found.broken) - _SHOWN_IN_MESSAGE} more"
-            if len(found.broken) > _SHOWN_IN_MESSAGE
-            else ""
-        )
-        count = f"{len(found.broken)} broken link{'s' if len(found.broken) != 1 else ''}"
-        return Failure(kind=FailureKind.http, message=f"{count}: {shown}{more}")
+        return Failure(kind=FailureKind.http, message=failure_message(found.broken))
     if found.stopped:
         return Failure(
             kind=FailureKind.timeout,

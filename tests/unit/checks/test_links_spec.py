@@ -48,3 +48,18 @@ def test_referrals_are_checked_when_the_config_loads() -> None:
         }
     )
     assert spec.referrals[0].lands_on == "https://partner.test/"
+
+
+def test_the_failure_names_each_broken_link_once_dead_links_before_missing_anchors() -> None:
+    from livesite.checks.links import failure_message
+    from livesite.results import BrokenLink
+
+    site = "https://shop.test"
+    missing = "no element with id or name 'reviews' on the page"
+    broken = [BrokenLink(page=f"{site}/p{n}", link=f"{site}/p1#reviews", reason=missing) for n in range(1, 4)]
+    broken += [BrokenLink(page=f"{site}/", link=f"{site}/sale", reason="HTTP 404")]
+    broken += [BrokenLink(page=f"{site}/", link="https://partner.test/x?ref=shop", reason="HTTP 503")]
+    assert failure_message(broken) == (
+        "5 broken links: https://partner.test/x?ref=shop on / (HTTP 503); /sale on / (HTTP 404); "
+        f"/p1#reviews on /p1 and 2 other pages ({missing})"
+    )
