@@ -13,6 +13,7 @@ have haproxy /usr/sbin/haproxy || need+=(haproxy)
 have redis-server /usr/bin/redis-server || need+=(redis-server)
 have socat /usr/bin/socat || need+=(socat)
 have chromium /usr/bin/chromium || need+=(chromium)
+have linkchecker /usr/bin/linkchecker || need+=(linkchecker)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
