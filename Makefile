@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale system-deps clean
+.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-routers: $(STAMP) system-deps
 
 bench-fault-proxy: $(STAMP) system-deps
 	$(BIN)/python bench/fault_proxy.py
+
+bench-links: $(STAMP) system-deps
+	$(BIN)/python bench/links.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite

@@ -14,6 +14,7 @@ have redis-server /usr/bin/redis-server || need+=(redis-server)
 have socat /usr/bin/socat || need+=(socat)
 have chromium /usr/bin/chromium || need+=(chromium)
 have wrk /usr/bin/wrk || need+=(wrk)
+have linkchecker /usr/bin/linkchecker || need+=(linkchecker)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

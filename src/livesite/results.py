@@ -136,7 +136,29 @@ class SocketObservation(_Record):
     received_bytes: int = 0
 
 
-KindObservation = Annotated[HttpObservation | DnsObservation | SocketObservation, Field(discriminator="kind")]
+class BrokenLink(_Record):
+    """A link that does not lead where it says: the page it was found on, the link, and why."""
+
+    page: str  # "" for a start URL
+    link: str
+    reason: str
+
+
+class LinksObservation(_Record):
+    """What a links check's crawl saw. ``broken`` keeps the check's first ``keep_broken``; ``broken_total`` counts all."""
+
+    kind: Literal["links"] = "links"
+    pages: int = 0
+    links_checked: int = 0
+    broken_total: int = 0
+    broken: list[BrokenLink] = Field(default_factory=list)
+    skipped: int = 0  # links not judged (robots.txt, max_pages, the crawl's deadline)
+    stopped: str = ""  # why the crawl ended early; "" when it ran to the end
+
+
+KindObservation = Annotated[
+    HttpObservation | DnsObservation | SocketObservation | LinksObservation, Field(discriminator="kind")
+]
 
 
 class Artifact(_Record):

@@ -47,7 +47,7 @@ def _run(script: str, *args: str, timeout_seconds: float) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("name", ["probes", "monitor_scale", "probe_cost", "store_cost"])
+@pytest.mark.parametrize("name", ["probes", "monitor_scale", "probe_cost", "store_cost", "links"])
 def test_each_benchmark_module_imports_and_has_a_main(name: str) -> None:
     assert callable(_import(name).main)
 
@@ -76,3 +76,11 @@ def test_the_store_cost_benchmark_prints_bytes_and_cpu_per_row() -> None:
     assert re.search(
         r"^store_cost: 1,000 rows, [\d,]+ bytes per row on disk, [\d.]+ µs CPU per row", out, re.M
     )
+
+
+@pytest.mark.skipif(not _installed("nginx", "linkchecker"), reason="needs nginx and linkchecker")
+def test_the_links_benchmark_finds_the_planted_set_with_both_tools() -> None:
+    out = _run(
+        "links.py", "--pages", "30", "--broken-links", "2", "--broken-fragments", "2", timeout_seconds=120
+    )
+    assert re.search(r"^links: livesite [\d,]+ pages/s vs linkchecker .*same set: yes/yes\)$", out, re.M), out

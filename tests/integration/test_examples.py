@@ -22,7 +22,7 @@ async def run_example(name: str, state: DemoState, **env: str) -> dict[tuple[str
     return {(r.check, r.zone): r for r in results}
 
 
-@pytest.mark.parametrize("name", ["demo-checks.yaml", "split"])
+@pytest.mark.parametrize("name", ["demo-checks.yaml", "split", "links.yaml"])
 async def test_every_example_passes_against_a_healthy_demo(name: str, demo: DemoState) -> None:
     results = await run_example(name, demo)
     assert results
@@ -86,3 +86,29 @@ def test_the_probe_service_example_runs_a_check_as_a_user_against_the_demo(demo:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "once: health@zone-a as alice (pro-eu): ok" in done.stdout
     assert "runs passed" in done.stdout
+
+
+async def test_the_links_example_finds_the_broken_link_and_the_missing_anchors(
+    fresh_demo: DemoFactory,
+) -> None:
+    state = await fresh_demo(defects=["broken-link", "missing-anchor"])
+    results = await run_example("links.yaml", state)
+    for zone in ("zone-a", "zone-b"):
+        result = results[("links", zone)]
+        assert result.status is Status.failed
+        broken = {(b.link.split("/", 3)[3], b.reason) for b in result.observation.broken}  # type: ignore[union-attr]
+        assert ("sale", "HTTP 404") in broken
+        assert ("products/1#reviews", "no element with id or name 'reviews' on the page") in broken
+
+
+async def test_the_links_example_reports_referral_links_when_the_partner_is_down(
+    fresh_demo: DemoFactory,
+) -> None:
+    state = await fresh_demo()
+    await control.set_partner_mode(state, "down")
+    result = (await run_example("links.yaml", state))[("links", "zone-a")]
+    assert result.status is Status.failed
+    broken = result.observation.broken  # type: ignore[union-attr]
+    referrals = [b for b in broken if "ref=livesite-shop" in b.link]
+    assert referrals and all(b.reason == "HTTP 503" for b in referrals)
+    assert any(b.link.endswith("/widget.js") for b in broken)

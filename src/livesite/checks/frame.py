@@ -26,6 +26,7 @@ from livesite.results import (
     FailureKind,
     HttpObservation,
     KindObservation,
+    LinksObservation,
     Phases,
     Result,
     StepResult,
@@ -151,6 +152,18 @@ def _redact_observation(observation: KindObservation | None, redactor: Redactor)
         return observation.model_copy(
             update={"redirects": [_url(redactor, u) for u in observation.redirects]}
         )
+    if isinstance(observation, LinksObservation) and observation.broken:
+        broken = [
+            b.model_copy(
+                update={
+                    "page": _url(redactor, b.page),
+                    "link": _url(redactor, b.link),
+                    "reason": redactor.text(b.reason, MESSAGE_LIMIT),
+                }
+            )
+            for b in observation.broken
+        ]
+        return observation.model_copy(update={"broken": broken})
     if isinstance(observation, DnsObservation) and observation.answers:
         answers = [redactor.text(a, ANSWER_LIMIT) for a in observation.answers]
         return (

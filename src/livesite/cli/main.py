@@ -24,6 +24,7 @@ from livesite.cli import render, stores
 from livesite.cli.chaos import app as chaos_app
 from livesite.cli.chaos_run import register as register_chaos
 from livesite.cli.demo import app as demo_app
+from livesite.cli.links import links as links_command
 from livesite.cli.partners import partners
 from livesite.cli.rollout import app as rollout_app
 from livesite.cli.signals import stop_on_signals
@@ -347,6 +348,7 @@ app.command()(partners)
 app.add_typer(rollout_app, name="rollout")
 register_chaos(chaos_app)
 app.add_typer(chaos_app, name="chaos")
+app.command(name="links")(links_command)
 
 
 @app.command()
