@@ -105,7 +105,7 @@ class ProxyFault(Model):
 
     @model_validator(mode="after")
     def _one(self) -> ProxyFault:
-        if (self.toxic is None) != self.down:
+        if (self.toxic is not None) != self.down:
             return self
         raise ValueError(
             "a proxy fault adds a toxic or takes the proxy down (hint: toxic: {...} or down: true)"
