@@ -21,7 +21,7 @@ from livesite.config.models import CheckBase, Config, Partner, config_model
 from livesite.config.yamlsource import Source, load_source, parse_source
 from livesite.errors import ConfigError, ConfigErrors
 
-_SINGLETONS = ("defaults", "store", "monitor")
+_SINGLETONS = ("defaults", "store", "monitor", "monkey")
 
 # Kind name → spec model. The default comes from the registry of check kinds (livesite.checks.KINDS),
 # imported when first needed: checks build on these models, so config cannot import them up front.
@@ -368,5 +368,6 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
         defaults=defaults,
         store=singles.get("store", (empty, None))[0].store,
         monitor=singles.get("monitor", (empty, None))[0].monitor,
+        monkey=singles.get("monkey", (empty, None))[0].monkey,
         partners=partners,
     )

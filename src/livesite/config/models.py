@@ -372,6 +372,7 @@ class Config(Model):
     store: StoreSettings = Field(default_factory=StoreSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     partners: list[Partner] = Field(default_factory=list)
+    monkey: MonkeySettings | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("checks", mode="before")
@@ -429,3 +430,8 @@ def config_model(specs: Sequence[type[CheckBase]]) -> type[Config]:
         )
         _MODELS[key] = model
     return model
+
+
+from livesite.config.monkey import MonkeySettings  # noqa: E402  (it builds on the models above)
+
+Config.model_rebuild()
