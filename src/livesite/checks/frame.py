@@ -21,6 +21,7 @@ from livesite.checks.redact import SHOWN, Redactor, masked_subjects
 from livesite.config.models import CheckBase
 from livesite.net.errors import ProbeError
 from livesite.results import (
+    ConsistencyObservation,
     DnsObservation,
     Failure,
     FailureKind,
@@ -157,6 +158,16 @@ def _redact_observation(observation: KindObservation | None, redactor: Redactor)
             observation
             if answers == observation.answers
             else observation.model_copy(update={"answers": answers})
+        )
+    if isinstance(observation, ConsistencyObservation) and observation.values:
+        # What each zone served can be anything a site sends (a JSON field the user chose).
+        shown = {z: redactor.text(v, ANSWER_LIMIT) for z, v in observation.values.items()}
+        majority = observation.majority
+        return observation.model_copy(
+            update={
+                "values": shown,
+                "majority": None if majority is None else redactor.text(majority, ANSWER_LIMIT),
+            }
         )
     return observation
 
