@@ -177,6 +177,11 @@ def _value(spec: CacheCheck, seen: Exchange) -> str:
     return text
 
 
+def where(spec: CacheCheck) -> str:
+    """Where the changing value is read, for messages."""
+    return spec.value or (f"pattern {spec.pattern!r}" if spec.pattern else "body")
+
+
 def _cache_note(seen: Exchange | None) -> str:
     if seen is None:
         return ""
@@ -253,8 +258,11 @@ async def _poll(
         zone.stale_reads += 1
         now = clock.monotonic()
         if now + spec.poll.interval > deadline:
+            shown = _value(spec, seen)
+            shown = shown if len(shown) <= 60 else shown[:59] + "…"
             message = (
-                f"{zone.name} still served the old value {format_duration(round(now - written_at, 3))} "
+                f"{zone.name} still served the old value ({shown or 'nothing at ' + where(spec)}) "
+                f"{format_duration(round(now - written_at, 3))} "
                 f"after the write, past the {format_duration(spec.poll.budget)} budget"
                 f"{_cache_note(seen)}; {zone.stale_reads} stale reads"
             )

@@ -67,7 +67,7 @@ class ConsistencyCheck(CheckBase):
     @classmethod
     def _compare(cls, v: list[str]) -> list[str]:
         if not v:
-            raise ValueError("compare: name at least one of status, revision, body or a JSON path")
+            raise ValueError("name at least one of status, revision, body or a JSON path")
         for item in v:
             if item not in _FIXED:
                 json_path(item, "compare")

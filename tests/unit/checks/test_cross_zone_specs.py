@@ -1,0 +1,161 @@
+"""What the cross-zone kinds (cache, token, consistency) refuse at load, how they are planned, what they export."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from livesite.checks import KINDS
+from livesite.checks.consistency import explain, judge
+from livesite.checks.token import TokenCheck, jwt_expiry, lifetime
+from livesite.config import loads
+from livesite.errors import ConfigError
+from livesite.monitor import plan
+from livesite.results import CacheObservation, Result, Status, TokenObservation, ZoneCache
+
+ZONES = """zones:
+  - {name: zone-a, base_url: "http://127.0.0.1:1"}
+  - {name: zone-b, base_url: "http://127.0.0.1:2"}
+checks:
+"""
+CACHE = """  - name: c
+    kind: cache
+    read: /p/1
+    value: json.price
+    write: {method: PUT, url: /admin/p/1, body: '{"price": ${run.nonce}}'}
+"""
+TOKEN = """  - name: t
+    kind: token
+    login: {method: POST, url: /login, json: {user: "${user.username}", password: "${user.password}"}}
+    probe: {url: /me}
+"""
+
+
+def _error(text: str) -> str:
+    with pytest.raises(ConfigError) as e:
+        loads(ZONES + text, file="c.yaml")
+    return str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (CACHE + "    zones: [zone-a, zone-q]\n", 10, "names unknown zone 'zone-q'"),
+        (CACHE + "    poll: {interval: 2s, budget: 1s}\n", 10, "is shorter than the poll interval"),
+        (CACHE + "    poll: {interval: 10ms}\n", 10, "poll at most every 50ms"),
+        (
+            CACHE + "    timeout: 5s\n    poll: {budget: 30s}\n",
+            10,
+            "timeout (check 'c'): 5s cannot cover the poll budget",
+        ),
+        (CACHE.replace("${run.nonce}", "12"), 9, "write (check 'c'): the change must carry ${run.nonce}"),
+        (CACHE + "    restore: {method: PUT, url: /x, body: '${steps.old.value}'}\n", 10, "is not extracted"),
+        (CACHE.replace("json.price", "price"), 8, "is not a JSON path"),
+        (
+            TOKEN + "    timeout: 30s\n    ttl: 5m\n",
+            9,
+            "30s cannot cover a token lifetime of up to 5m plus the 2s skew",
+        ),
+        (TOKEN + "    max_lifetime: 2h\n", 9, "max_lifetime (check 't'): a run cannot wait"),
+        (TOKEN + "    logout: {method: POST, url: '/logout?r=${steps.logout.x}'}\n", 9, "is not extracted"),
+        (TOKEN.replace("user.password", "user.passwd"), 7, "${user.passwd}: a user has"),
+        (
+            TOKEN + "    refresh_token: null\n    refresh: {method: POST, url: /r}\n",
+            10,
+            "needs refresh_token",
+        ),
+        ("  - {name: z, kind: consistency, url: /v, compare: [len(json)]}\n", 5, "not a JSON path"),
+        ("  - {name: z, kind: consistency, url: '/v?${steps.a.b}'}\n", 5, "is not extracted"),
+        ("  - {name: z, kind: consistency, url: /v, compare: []}\n", 5, "name at least one"),
+    ],
+)
+def test_a_cross_zone_check_that_could_only_fail_at_run_time_is_a_config_error(
+    text: str, line: int, message: str
+) -> None:
+    error = _error(text)
+    assert message in error
+    assert f"c.yaml:{line}" in error
+
+
+def test_a_cross_zone_check_runs_once_from_the_first_zone_it_visits_and_its_timeout_covers_the_wait() -> None:
+    text = (
+        CACHE
+        + "    poll: {budget: 20s}\n"
+        + TOKEN
+        + "    ttl: 5m\n"
+        + "  - {name: z, kind: consistency, url: /v, zones: [zone-b, zone-a]}\n"
+    )
+    config = loads(ZONES + text)
+    jobs = [(j.check.name, j.zone) for j in plan(config).jobs]
+    assert jobs == [("c", "zone-a"), ("t", "zone-a"), ("z", "zone-b")]
+    cache, token, _ = config.checks
+    assert cache.timeout == 20 + 6 * 10  # the poll budget and its requests
+    assert token.timeout == 300 + 2 + 10 * 10  # the lifetime, the skew and the requests
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJIUzI1NiJ9.{payload}.c2lnbmF0dXJl"
+
+
+def test_a_token_lifetime_is_learnt_from_the_jwt_first_then_expires_in_then_the_ttl() -> None:
+    spec = TokenCheck.model_validate(
+        {"name": "t", "login": {"url": "/login"}, "probe": {"url": "/me"}, "ttl": "1m"}
+    )
+    assert jwt_expiry(_jwt({"exp": 1000, "sub": "u"})) == 1000.0
+    assert jwt_expiry(_jwt({"sub": "u"})) is None and jwt_expiry("not.a.jwt!") is None
+    assert jwt_expiry(_jwt({"exp": True})) is None and jwt_expiry("a.b") is None
+    body = b'{"expires_in": 120}'
+    assert lifetime(spec, _jwt({"exp": 1000}), body, now=900) == (1000.0, "jwt")
+    assert lifetime(spec, "opaque", body, now=900) == (1020.0, "expires_in")
+    assert lifetime(spec, "opaque", b'{"expires_in": "soon"}', now=900) == (960.0, "ttl")
+    no_ttl = spec.model_copy(update={"ttl": None})
+    assert lifetime(no_ttl, "opaque", b"{}", now=900) is None
+
+
+def test_zones_differ_from_a_majority_or_each_is_listed_without_one() -> None:
+    assert judge({"a": "v2", "b": "v2"}) == ("v2", [])
+    assert judge({"a": "v2", "b": "v1", "c": "v2"}) == ("v2", ["b"])
+    assert judge({"a": "v2", "b": "v1"}) == (None, ["a", "b"])
+    assert judge({"a": "1", "b": "2", "c": "3", "d": "1"}) == (None, ["a", "b", "c", "d"])
+    assert explain(["revision"], {"a": "v2", "b": "", "c": "v2"}, "v2", ["b"]) == (
+        "b differs on revision: (none) where a, c say v2"
+    )
+
+
+def test_each_cross_zone_kind_exports_its_own_metrics_per_zone() -> None:
+    def result(kind: str, observation: object) -> Result:
+        return Result.model_validate(
+            {
+                "check": "c",
+                "kind": kind,
+                "zone": "zone-a",
+                "started_at": datetime.now(UTC),
+                "duration_seconds": 1.0,
+                "status": Status.ok,
+                "observation": observation,
+            }
+        )
+
+    cache = CacheObservation(
+        zones=[
+            ZoneCache(zone="zone-a", before="HIT", consistent_after_seconds=0.25),
+            ZoneCache(zone="zone-b", before="MISS", stale_reads=4),
+        ]
+    )
+    samples = list(KINDS["cache"].samples(result("cache", cache)))
+    assert ("probe_cache_consistency_seconds", 'target_zone="zone-a"', 0.25) in samples
+    assert ("probe_cache_stale", 'target_zone="zone-b"', 1) in samples
+    assert ("probe_cache_hit", 'target_zone="zone-a"', 1) in samples
+    assert not [s for s in samples if s[0] == "probe_cache_consistency_seconds" and "zone-b" in s[1]]
+    token = TokenObservation(lifetime_seconds=300, accepted_after_expiry=["zone-b"])
+    assert list(KINDS["token"].samples(result("token", token)))[:2] == [
+        ("probe_token_lifetime_seconds", "", 300),
+        ("probe_token_accepted_after_expiry", "", 1),
+    ]
+    for kind in ("cache", "token", "consistency"):
+        names = {m.name for m in KINDS[kind].metrics}
+        assert all(n.startswith("probe_") for n in names)
