@@ -86,3 +86,23 @@ def test_the_probe_service_example_runs_a_check_as_a_user_against_the_demo(demo:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "once: health@zone-a as alice (pro-eu): ok" in done.stdout
     assert "runs passed" in done.stdout
+
+
+async def test_the_cross_zone_examples_pass_against_a_healthy_demo(fresh_demo: DemoFactory) -> None:
+    import uuid
+
+    import httpx
+
+    state = await fresh_demo(token_ttl_seconds=1)
+    email, password = f"fake-{uuid.uuid4().hex[:8]}@example.test", "correct horse battery"
+    async with httpx.AsyncClient() as client:
+        registered = await client.post(
+            f"{state.zone_url('zone-a')}/api/register", json={"email": email, "password": password}
+        )
+        assert registered.status_code == 201
+    user = {"DEMO_EMAIL": email, "DEMO_PASSWORD": password}
+    for name in ("cache.yaml", "consistency.yaml", "token.yaml"):
+        results = await run_example(name, state, **user)
+        assert {zone for _, zone in results} == {"zone-a"}, "a cross-zone check runs once"
+        failing = {key: r.reason() for key, r in results.items() if r.status is not Status.ok}
+        assert not failing, name
