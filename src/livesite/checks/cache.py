@@ -257,13 +257,13 @@ async def _poll(
             return
         zone.stale_reads += 1
         now = clock.monotonic()
-        if now + spec.poll.interval > deadline:
+        if read_at >= deadline:
             shown = _value(spec, seen)
             shown = shown if len(shown) <= 60 else shown[:59] + "…"
             message = (
                 f"{zone.name} still served the old value ({shown or 'nothing at ' + where(spec)}) "
-                f"{format_duration(round(now - written_at, 3))} "
-                f"after the write, past the {format_duration(spec.poll.budget)} budget"
+                f"{format_duration(round(read_at - written_at, 3))} after the write, "
+                f"at the end of its {format_duration(spec.poll.budget)} budget"
                 f"{_cache_note(seen)}; {zone.stale_reads} stale reads"
             )
             zone.failure = Failure(kind=FailureKind.script, message=message, step=f"stale@{zone.name}")
@@ -273,7 +273,8 @@ async def _poll(
                 )
             )
             return
-        await clock.sleep(spec.poll.interval)
+        # The last read falls on the deadline, so a zone is judged after the whole budget.
+        await clock.sleep(max(0.0, min(spec.poll.interval, deadline - now)))
 
 
 async def run(spec: CheckBase, ctx: RunContext) -> Seen:

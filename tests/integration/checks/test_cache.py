@@ -66,3 +66,22 @@ async def test_a_purge_that_skips_zone_b_fails_and_names_zone_b(fresh_demo: Demo
     assert by_zone["zone-a"].consistent_after_seconds is not None
     assert by_zone["zone-b"].consistent_after_seconds is None and by_zone["zone-b"].stale_reads >= 2
     assert obs.restored is True, "the old price is written back even when the check failed"
+
+
+async def test_a_purge_in_every_zone_reaches_the_edge_the_write_skipped(fresh_demo: DemoFactory) -> None:
+    state = await fresh_demo(defects=["stale-purge-zone-b"])
+    text = EXAMPLE.read_text().replace(
+        "    poll:",
+        "    purge:\n"
+        "      {method: POST, url: /-/purge, headers: {Authorization: 'Bearer ${LIVESITE_DEMO_ADMIN_TOKEN}'},\n"
+        "       json: {paths: [/api/products/4]}}\n"
+        "    poll:",
+    )
+    from livesite.config import loads
+
+    config = loads(text, env={**os.environ, **state.env(), "LIVESITE_CACHE_BUDGET": "1500ms"})
+    [result] = await run_once(config, plan(config))
+    assert result.status is Status.ok, result.reason()
+    assert [s.name for s in result.steps if s.name.startswith("purge")] == ["purge@zone-a", "purge@zone-b"]
+    shown = result.model_dump_json()
+    assert state.admin_token not in shown, "the admin token in the write and purge headers is masked"
