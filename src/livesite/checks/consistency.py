@@ -179,7 +179,9 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     broken = [s for s in steps if s.failure is not None]
     if differing:
         failure = Failure(
-            kind=FailureKind.assertion, message=explain(spec.compare, by_zone, majority, differing)
+            kind=FailureKind.assertion,
+            message=explain(spec.compare, by_zone, majority, differing),
+            step=differing[0] if majority is not None else None,  # the odd zone out, when there is one
         )
     elif broken:
         first = broken[0].failure

@@ -59,7 +59,10 @@ async def test_a_zone_the_deploy_never_reached_is_caught_without_an_expected_rev
     spec = ConsistencyCheck(name="revision", url="/version", compare=["revision"])
     three = await run_check(spec, RunContext(zone=zones[0], zones=zones))
     assert three.status is Status.failed
-    assert three.reason() == "assertion: zone-b differs on revision: v1 where zone-a, zone-c say v2"
+    assert (
+        three.reason()
+        == "assertion at step 'zone-b': zone-b differs on revision: v1 where zone-a, zone-c say v2"
+    )
     assert isinstance(three.observation, ConsistencyObservation)
     assert three.observation.majority == "v2" and three.observation.differing == ["zone-b"]
 
