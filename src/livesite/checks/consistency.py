@@ -78,6 +78,11 @@ class ConsistencyCheck(CheckBase):
     @model_validator(mode="after")
     def _request(self) -> ConsistencyCheck:
         check_references("url", [self.request()], ())
+        if self.zones is not None and len(self.zones) < 2:
+            raise ValueError(
+                "zones: a consistency check compares zones; list at least two "
+                "(hint: leave zones out to compare every zone)"
+            )
         return self
 
     def request(self) -> RequestSpec:
@@ -169,6 +174,11 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     steps = [step for _, step in answers]
     by_zone = {z: fingerprint(spec, seen) for z, (seen, _) in zip(zones, answers, strict=True) if seen}
     majority, differing = judge(by_zone)
+    if len(zones) < 2:
+        message = f"only {zones[0]} to compare: a consistency check needs a config with two zones or more"
+        return Seen(
+            view=Observation(), failure=Failure(kind=FailureKind.script, message=message), steps=steps
+        )
     observation = ConsistencyObservation(
         compared=list(spec.compare),
         values={z: _cut(v) for z, v in by_zone.items()},

@@ -120,3 +120,11 @@ async def test_a_zone_that_never_answers_is_named_and_the_others_are_still_compa
     assert result.failure is not None and result.failure.step == "zone-c"
     assert "zone-c: GET" in result.reason() and "no answer within 0.3s" in result.reason()
     assert [s.status.passed for s in result.steps] == [True, True, False]
+
+
+async def test_a_consistency_check_with_one_zone_to_compare_fails_rather_than_passing_vacuously() -> None:
+    async with TargetServer() as target:
+        zone = Zone(name="zone-a", base_url=target.url().rstrip("/"))
+        result = await run_check(ConsistencyCheck(name="z", url="/json"), _ctx(zone))
+    assert result.status is Status.failed
+    assert "only zone-a to compare" in result.reason()

@@ -70,6 +70,7 @@ def _error(text: str) -> str:
         ("  - {name: z, kind: consistency, url: /v, compare: [len(json)]}\n", 5, "not a JSON path"),
         ("  - {name: z, kind: consistency, url: '/v?${steps.a.b}'}\n", 5, "is not extracted"),
         ("  - {name: z, kind: consistency, url: /v, compare: []}\n", 5, "name at least one"),
+        ("  - {name: z, kind: consistency, url: /v, zones: [zone-a]}\n", 5, "list at least two"),
     ],
 )
 def test_a_cross_zone_check_that_could_only_fail_at_run_time_is_a_config_error(
