@@ -37,6 +37,7 @@ from livesite.checks.requests import (
     request_secrets,
     run_values,
     send,
+    target_of,
     visited_zones,
 )
 from livesite.checks.session import Exchange, Session, step_of
@@ -286,7 +287,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     restored: bool | None = None
     values = run_values(ctx, new_nonce())
     read = prepare(spec.read, values)
-    ctx.target = read.url
+    ctx.target = target_of(spec.read, values, visited_zones(spec, ctx)[0])
     async with Session(ctx) as session:
         # 1. What every edge serves now (which also puts the old value in each cache).
         firsts = await asyncio.gather(

@@ -34,6 +34,7 @@ from livesite.checks.requests import (
     request_secrets,
     run_values,
     send,
+    target_of,
     visited_zones,
 )
 from livesite.checks.session import Exchange, Session, step_of
@@ -170,7 +171,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     values = run_values(ctx, new_nonce())
     async with Session(ctx, revision_header=spec.revision_header) as session:
         answers = await asyncio.gather(*(_one(spec, session, z, timeout, values) for z in zones))
-    ctx.target = prepare(spec.request(), values).url
+    ctx.target = target_of(spec.request(), values, visited_zones(spec, ctx)[0])
     steps = [step for _, step in answers]
     by_zone = {z: fingerprint(spec, seen) for z, (seen, _) in zip(zones, answers, strict=True) if seen}
     majority, differing = judge(by_zone)

@@ -24,7 +24,7 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 from livesite.assertions import AssertionSyntaxError, parse
 from livesite.assertions.language import MISSING
 from livesite.checks.context import RunContext
-from livesite.checks.session import Exchange, Session
+from livesite.checks.session import Exchange, Session, zone_url
 from livesite.checks.variables import reference_problem, references, render, user_values
 from livesite.config.models import CheckBase, Model, Zone
 from livesite.config.types import header_name
@@ -216,6 +216,15 @@ def prepare(request: RequestSpec, values: Mapping[str, str]) -> Prepared:
         hint = " (hint: run the check as a fake user with credentials)" if "user." in str(e) else ""
         raise ProbeError(FailureKind.script, f"{e}{hint}") from None
     return Prepared(request.method, url, headers, body)
+
+
+def target_of(request: RequestSpec, values: Mapping[str, str], zone: Zone) -> str:
+    """What a Result names as probed: the request's URL in ``zone`` (as written if it cannot be filled)."""
+    try:
+        url = render(request.url, values)
+    except KeyError:
+        url = request.url
+    return zone_url(url, zone)
 
 
 async def send(

@@ -46,6 +46,7 @@ from livesite.checks.requests import (
     request_secrets,
     run_values,
     send,
+    target_of,
     visited_zones,
 )
 from livesite.checks.session import Exchange, Session, step_of
@@ -183,12 +184,13 @@ class _Run:
         self, name: str, request: RequestSpec, zone: str, token: str | None = None
     ) -> Exchange | None:
         """One request as one step; None when no answer came (the failure is noted)."""
-        prepared = prepare(request, self.values)
         extra = []
         if token is not None and self.spec.token_header.lower() not in {k.lower() for k in request.headers}:
             extra.append((self.spec.token_header, f"{self.spec.token_prefix}{token}"))
         started = self.session.offset()
+        target = target_of(request, self.values, self.session.zone(zone))
         try:
+            prepared = prepare(request, self.values)  # a ${user.*} this run's user lacks stops here
             seen = await send(
                 self.session,
                 prepared,
@@ -206,7 +208,7 @@ class _Run:
                     failure=failure,
                     started_offset_seconds=started,
                     duration_seconds=self.session.offset() - started,
-                    target=prepared.url,
+                    target=target,
                 )
             )
             self.failures.append(Failure(kind=e.kind, message=f"{name}: {e.message}", step=name))
@@ -318,11 +320,8 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     values = run_values(ctx, new_nonce())
     async with Session(ctx) as session:
         r = _Run(spec, ctx, session, zones, values)
-        ctx.target = prepare(spec.login, values).url
-        try:
-            await _lifecycle(r, started)
-        finally:
-            ctx.target = prepare(spec.login, values).url
+        ctx.target = target_of(spec.login, values, session.zone(zones[0]))
+        await _lifecycle(r, started)
     failure = None
     if r.failures:
         first = r.failures[0]
