@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, field_validator, model_validator
 
@@ -27,7 +28,7 @@ from livesite.checks.context import RunContext
 from livesite.checks.session import Exchange, Session, zone_url
 from livesite.checks.variables import reference_problem, references, render, user_values
 from livesite.config.models import CheckBase, Model, Zone
-from livesite.config.types import header_name
+from livesite.config.types import header_name, header_value
 from livesite.net.errors import ProbeError
 from livesite.results import FailureKind
 
@@ -42,7 +43,9 @@ class RequestSpec(Model):
     headers: dict[str, str] = Field(default_factory=dict)
     json_body: JsonValue | None = Field(None, alias="json")
     body: str | None = None
-    status: list[int] | None = Field(None, description="statuses that count as success; default 2xx")
+    status: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
+        None, description="statuses that count as success; default 2xx"
+    )
 
     @model_validator(mode="after")
     def _one_body(self) -> RequestSpec:
@@ -59,9 +62,24 @@ class RequestSpec(Model):
 
     @field_validator("headers")
     @classmethod
-    def _header_names(cls, v: dict[str, str]) -> dict[str, str]:
-        for name in v:
+    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
             header_name(name, "header")
+            header_value(value, f"header {name!r}")
+        return v
+
+    @field_validator("json_body")
+    @classmethod
+    def _finite(cls, v: JsonValue | None) -> JsonValue | None:
+        if not _all_finite(v):
+            raise ValueError("json holds NaN or Infinity, which JSON cannot carry (hint: write a number)")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _no_spaces(cls, v: str) -> str:
+        if any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in v):
+            raise ValueError(f"url {v[:80]!r} holds a space or a control character (hint: percent-encode it)")
         return v
 
     def texts(self) -> list[str]:
@@ -76,6 +94,16 @@ class RequestSpec(Model):
 
     def ok(self, status: int) -> bool:
         return status in self.status if self.status else 200 <= status <= 299
+
+
+def _all_finite(value: JsonValue | None) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    return True
 
 
 def _strings(value: JsonValue) -> Iterable[str]:

@@ -27,7 +27,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -78,7 +78,9 @@ class TokenCheck(CheckBase):
     refresh: RequestSpec | None = None
     logout: RequestSpec | None = None
     expiry: bool = Field(True, description="wait for the expiry and check that it is refused")
-    refused: list[int] = Field(default_factory=lambda: [401, 403])
+    refused: list[Annotated[int, Field(ge=100, le=599)]] = Field(
+        default_factory=lambda: [401, 403], min_length=1
+    )
     token_header: str = "Authorization"
     token_prefix: str = "Bearer "
     request_timeout: Timeout = 10.0

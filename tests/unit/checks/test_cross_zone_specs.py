@@ -71,6 +71,11 @@ def _error(text: str) -> str:
         ("  - {name: z, kind: consistency, url: '/v?${steps.a.b}'}\n", 5, "is not extracted"),
         ("  - {name: z, kind: consistency, url: /v, compare: []}\n", 5, "name at least one"),
         ("  - {name: z, kind: consistency, url: /v, zones: [zone-a]}\n", 5, "list at least two"),
+        (CACHE.replace("read: /p/1", 'read: {url: /p/1, headers: {X-A: "a\\nb"}}'), 7, "control character"),
+        (CACHE.replace("read: /p/1", "read: '/p 1'"), 7, "holds a space"),
+        (CACHE.replace("read: /p/1", "read: {url: /p/1, status: [999]}"), 7, "less than or equal to 599"),
+        (TOKEN.replace("probe: {url: /me}", "probe: {url: /me, json: {a: .nan}}"), 8, "NaN or Infinity"),
+        (TOKEN + "    refused: []\n", 9, "at least 1 item"),
     ],
 )
 def test_a_cross_zone_check_that_could_only_fail_at_run_time_is_a_config_error(
