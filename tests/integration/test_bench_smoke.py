@@ -76,3 +76,11 @@ def test_the_store_cost_benchmark_prints_bytes_and_cpu_per_row() -> None:
     assert re.search(
         r"^store_cost: 1,000 rows, [\d,]+ bytes per row on disk, [\d.]+ µs CPU per row", out, re.M
     )
+
+
+@pytest.mark.skipif(not _installed("nginx"), reason="needs nginx")
+def test_the_cross_zone_benchmark_prints_its_ratio_line() -> None:
+    out = _run("cross_zone.py", "--runs", "40", "--zones", "2", timeout_seconds=60)
+    assert re.search(
+        r"^cross_zone: consistency \d+ µs CPU per zone vs http \d+ µs per probe → ratio [\d.]+×$", out, re.M
+    )
