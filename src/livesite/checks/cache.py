@@ -55,6 +55,7 @@ from livesite.results import (
 )
 
 MIN_POLL_SECONDS = 0.05
+_MAX_AGE = re.compile(r"(?:s-maxage|max-age)=(\d{1,10})")
 
 
 class Poll(Model):
@@ -186,7 +187,10 @@ def where(spec: CacheCheck) -> str:
 def _cache_note(seen: Exchange | None) -> str:
     if seen is None:
         return ""
-    parts = [f"{k} {seen.headers[k.lower()]}" for k in ("X-Cache", "Age") if k.lower() in seen.headers]
+    parts = [f"{k} {seen.headers[k.lower()][:40]}" for k in ("X-Cache", "Age") if k.lower() in seen.headers]
+    max_age = _MAX_AGE.search(seen.headers.get("cache-control", ""))
+    if max_age:
+        parts.append(f"max-age {max_age.group(1)}")
     return f" ({', '.join(parts)})" if parts else ""
 
 
