@@ -120,6 +120,10 @@ class TokenCheck(CheckBase):
                 f"(hint: leave timeout out to derive it ({format_duration(needed)}), lower "
                 "max_lifetime, or set expiry: false)"
             )
+        if self.interval is None and self.expiry:
+            # A run lasts about a token's lifetime: scheduled more often, most ticks would be skipped
+            # (and counted as a monitor that cannot keep up).
+            object.__setattr__(self, "interval", self.timeout)
         return self
 
     def longest_wait(self) -> float:

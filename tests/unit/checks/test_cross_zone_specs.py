@@ -100,6 +100,7 @@ def test_a_cross_zone_check_runs_once_from_the_first_zone_it_visits_and_its_time
     cache, token, _ = config.checks
     assert cache.timeout == 20 + 6 * 10  # the poll budget and its requests
     assert token.timeout == 300 + 2 + 10 * 10  # the lifetime, the skew and the requests
+    assert token.interval == token.timeout, "not scheduled more often than a run can finish"
 
 
 def _jwt(claims: dict[str, object]) -> str:
