@@ -150,7 +150,6 @@ class _Zone:
     first: Exchange | None = None
     consistent_after: float | None = None
     stale_reads: int = 0
-    last: Exchange | None = None
     failure: Failure | None = None
     steps: list[StepResult] = field(default_factory=list)
 
@@ -179,7 +178,7 @@ def _value(spec: CacheCheck, seen: Exchange) -> str:
     return text
 
 
-def where(spec: CacheCheck) -> str:
+def _where(spec: CacheCheck) -> str:
     """Where the changing value is read, for messages."""
     return spec.value or (f"pattern {spec.pattern!r}" if spec.pattern else "body")
 
@@ -251,22 +250,25 @@ async def _poll(
     while True:
         read_at = clock.monotonic()
         seen, step = await _request(spec, session, f"poll@{zone.name}", read, spec.read, zone.name)
+        now = clock.monotonic()
         if seen is None or step.failure is not None:
-            zone.steps.append(step)
-            zone.failure = step.failure
-            return
-        zone.last = seen
+            # An edge that stumbles while it refills (a 503, a reset) may still catch up in time.
+            if now >= deadline:
+                zone.steps.append(step)
+                zone.failure = step.failure
+                return
+            await clock.sleep(max(0.0, min(spec.poll.interval, deadline - now)))
+            continue
         if nonce in _value(spec, seen):
             zone.consistent_after = max(0.0, read_at - written_at)
             zone.steps.append(step.model_copy(update={"name": f"fresh@{zone.name}"}))
             return
         zone.stale_reads += 1
-        now = clock.monotonic()
         if read_at >= deadline:
             shown = _value(spec, seen)
             shown = shown if len(shown) <= 60 else shown[:59] + "…"
             message = (
-                f"{zone.name} still served the old value ({shown or 'nothing at ' + where(spec)}) "
+                f"{zone.name} still served the old value ({shown or 'nothing at ' + _where(spec)}) "
                 f"{format_duration(round(read_at - written_at, 3))} after the write, "
                 f"at the end of its {format_duration(spec.poll.budget)} budget"
                 f"{_cache_note(seen)}; {zone.stale_reads} stale reads"

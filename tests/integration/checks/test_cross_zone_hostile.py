@@ -128,3 +128,34 @@ async def test_a_consistency_check_with_one_zone_to_compare_fails_rather_than_pa
         result = await run_check(ConsistencyCheck(name="z", url="/json"), _ctx(zone))
     assert result.status is Status.failed
     assert "only zone-a to compare" in result.reason()
+
+
+async def test_an_edge_that_stumbles_after_the_write_is_polled_until_it_serves_the_new_value() -> None:
+    import asyncio
+
+    from livesite.results import CacheObservation
+
+    async with TargetServer() as target:
+        target.respond("/obj", 200, json.dumps({"price": 100}))
+
+        async def edge_refills() -> None:
+            # After the write: 503s for a while, then the new value (a cache that refills slowly).
+            while not [r for r in target.received if r.method == "PUT"]:
+                await asyncio.sleep(0.01)
+            written = json.loads([r for r in target.received if r.method == "PUT"][0].body)
+            target.respond("/obj", 503, "refilling")
+            await asyncio.sleep(0.4)
+            target.respond("/obj", 200, json.dumps(written))
+
+        zone = Zone(name="zone-a", base_url=target.url().rstrip("/"))
+        spec = _cache(
+            read="/obj",
+            write={"method": "PUT", "url": "/status/204", "body": '{"price": ${run.nonce}}'},
+            poll={"interval": "100ms", "budget": "3s"},
+        )
+        refill = asyncio.create_task(edge_refills())
+        result = await run_check(spec, _ctx(zone))
+        await refill
+    assert result.status is Status.ok, result.reason()
+    assert isinstance(result.observation, CacheObservation)
+    assert (result.observation.zones[0].consistent_after_seconds or 0) >= 0.3
