@@ -140,11 +140,12 @@ async def test_an_edge_that_stumbles_after_the_write_is_polled_until_it_serves_t
 
         async def edge_refills() -> None:
             # After the write: 503s for a while, then the new value (a cache that refills slowly).
-            while not [r for r in target.received if r.method == "PUT"]:
-                await asyncio.sleep(0.01)
-            written = json.loads([r for r in target.received if r.method == "PUT"][0].body)
+            async with asyncio.timeout(5):
+                while not any(r.method == "PUT" for r in target.received):
+                    await asyncio.sleep(0.01)
+            written = json.loads(next(r for r in target.received if r.method == "PUT").body)
             target.respond("/obj", 503, "refilling")
-            await asyncio.sleep(0.4)
+            await asyncio.sleep(0.4)  # the site's behaviour under test (a slow refill), not a synchronisation
             target.respond("/obj", 200, json.dumps(written))
 
         zone = Zone(name="zone-a", base_url=target.url().rstrip("/"))
