@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from livesite.checks import KINDS
 from livesite.checks.consistency import explain, judge
@@ -166,3 +170,101 @@ def test_each_cross_zone_kind_exports_its_own_metrics_per_zone() -> None:
     for kind in ("cache", "token", "consistency"):
         names = {m.name for m in KINDS[kind].metrics}
         assert all(n.startswith("probe_") for n in names)
+
+
+_SCALAR = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "-1s",
+            "1e9",
+            ".nan",
+            "30s",
+            "10ms",
+            "2h",
+            "json.x",
+            "json[",
+            "${run.nonce}",
+            "${steps.a.b}",
+            "${user.password}",
+            "/p",
+            "http://h/",
+            "a\nb",
+            "[1, 2]",
+            "{a: 1}",
+            "null",
+            "true",
+            "999",
+        ]
+    ),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+)
+_REQUEST = st.one_of(
+    _SCALAR,
+    st.fixed_dictionaries(
+        {"url": _SCALAR},
+        optional={
+            "method": _SCALAR,
+            "body": _SCALAR,
+            "json": _SCALAR,
+            "status": st.lists(_SCALAR, max_size=2),
+            "headers": st.dictionaries(st.text(max_size=5), _SCALAR, max_size=2),
+        },
+    ),
+)
+_SPECS = {
+    "cache": {
+        "read": _REQUEST,
+        "write": _REQUEST,
+        "purge": _REQUEST,
+        "restore": _REQUEST,
+        "value": _SCALAR,
+        "pattern": _SCALAR,
+        "poll": st.fixed_dictionaries({}, optional={"interval": _SCALAR, "budget": _SCALAR}),
+        "timeout": _SCALAR,
+        "request_timeout": _SCALAR,
+    },
+    "token": {
+        "login": _REQUEST,
+        "probe": _REQUEST,
+        "refresh": _REQUEST,
+        "logout": _REQUEST,
+        "ttl": _SCALAR,
+        "max_lifetime": _SCALAR,
+        "skew": _SCALAR,
+        "timeout": _SCALAR,
+        "access_token": _SCALAR,
+        "refused": st.lists(_SCALAR, max_size=2),
+        "expiry": _SCALAR,
+    },
+    "consistency": {
+        "url": _SCALAR,
+        "compare": st.lists(_SCALAR, max_size=3),
+        "zones": st.lists(_SCALAR, max_size=3),
+        "headers": st.dictionaries(st.text(max_size=5), _SCALAR, max_size=2),
+    },
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(_SPECS)).flatmap(
+        lambda kind: st.fixed_dictionaries(
+            {"name": st.just("x"), "kind": st.just(kind)}, optional=_SPECS[kind]
+        )
+    )
+)
+def test_any_cross_zone_spec_loads_and_plans_or_says_where_it_is_wrong(check: dict[str, object]) -> None:
+    text = ZONES + "  - " + json.dumps(check, allow_nan=True) + "\n"
+    try:
+        config = loads(text, file="c.yaml")
+    except ConfigError as e:
+        assert re.match(r"^c\.yaml:\d+(:\d+)?: ", str(e)), str(e)
+        return
+    for job in plan(config).jobs:
+        timeout = job.check.timeout
+        assert timeout is not None and math.isfinite(timeout) and timeout > 0
+        assert job.zone == "zone-a" or job.check.zones
