@@ -268,3 +268,24 @@ def test_any_cross_zone_spec_loads_and_plans_or_says_where_it_is_wrong(check: di
         timeout = job.check.timeout
         assert timeout is not None and math.isfinite(timeout) and timeout > 0
         assert job.zone == "zone-a" or job.check.zones
+
+
+def test_metrics_name_the_zone_at_fault_next_to_the_zone_the_check_ran_from() -> None:
+    from livesite.monitor.metrics import Snapshot, render
+
+    result = Result.model_validate(
+        {
+            "check": "price",
+            "kind": "cache",
+            "zone": "zone-a",
+            "started_at": datetime.now(UTC),
+            "duration_seconds": 1.0,
+            "status": Status.failed,
+            "observation": CacheObservation(zones=[ZoneCache(zone="zone-b", stale_reads=3)]),
+        }
+    )
+    exposition = render(Snapshot([result], [], [], [0] * 13, 0.0, 0, 0, 0))
+    assert "# TYPE probe_cache_stale gauge" in exposition
+    labels = 'check="price",zone="zone-a",cohort="",revision=""'
+    assert f'probe_cache_stale{{{labels},target_zone="zone-b"}} 1' in exposition
+    assert f"probe_success{{{labels}}} 0" in exposition
