@@ -85,3 +85,18 @@ async def test_a_purge_in_every_zone_reaches_the_edge_the_write_skipped(fresh_de
     assert [s.name for s in result.steps if s.name.startswith("purge")] == ["purge@zone-a", "purge@zone-b"]
     shown = result.model_dump_json()
     assert state.admin_token not in shown, "the admin token in the write and purge headers is masked"
+
+
+async def test_a_budget_longer_than_the_ttl_waits_the_stale_edge_out_and_measures_it(
+    fresh_demo: DemoFactory,
+) -> None:
+    state = await fresh_demo(defects=["stale-purge-zone-b"], cache_ttl_seconds=2)
+    result = await _run(state, budget="5s")
+    assert result.status is Status.ok, result.reason()
+    obs = result.observation
+    assert isinstance(obs, CacheObservation)
+    by_zone = {z.zone: z for z in obs.zones}
+    purged, expired = by_zone["zone-a"].consistent_after_seconds, by_zone["zone-b"].consistent_after_seconds
+    assert purged is not None and expired is not None
+    # zone-b caught up only when its copy's 2 s TTL ran out; zone-a was purged by the write.
+    assert by_zone["zone-b"].stale_reads >= 1 and expired > purged
