@@ -215,11 +215,13 @@ def run_values(ctx: RunContext, nonce: str) -> dict[str, str]:
 
 
 def visited_zones(spec: CheckBase, ctx: RunContext) -> list[Zone]:
-    """The zones a cross-zone check visits: its ``zones``, else every zone of the config."""
-    every = list(ctx.zones) or [ctx.zone]
-    if spec.zones is None:
-        return every
-    return [z for z in every if z.name in spec.zones] or [ctx.zone]
+    """The zones a cross-zone check visits: its ``zones`` in their order, else every zone of the
+    config. The run's own zone comes first: it is the one a Result carries, where writes, logins and
+    purges sent once go."""
+    every = {z.name: z for z in ctx.zones} or {ctx.zone.name: ctx.zone}
+    names = spec.zones if spec.zones is not None else list(every)
+    visited = [every[n] for n in names if n in every] or [ctx.zone]
+    return sorted(visited, key=lambda z: z.name != ctx.zone.name)  # stable: the rest keep their order
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,3 +289,28 @@ def test_metrics_name_the_zone_at_fault_next_to_the_zone_the_check_ran_from() ->
     labels = 'check="price",zone="zone-a",cohort="",revision=""'
     assert f'probe_cache_stale{{{labels},target_zone="zone-b"}} 1' in exposition
     assert f"probe_success{{{labels}}} 0" in exposition
+
+
+def test_a_cross_zone_run_starts_in_its_own_zone_then_visits_the_others_in_their_listed_order() -> None:
+    from livesite.checks import RunContext
+    from livesite.checks.requests import visited_zones
+    from livesite.config.models import Zone
+
+    zones = tuple(Zone(name=n) for n in ("zone-a", "zone-b", "zone-c"))
+    from livesite.checks.consistency import ConsistencyCheck
+
+    spec = ConsistencyCheck(name="z", url="/v", zones=["zone-c", "zone-a"])
+    assert [z.name for z in visited_zones(spec, RunContext(zone=zones[2], zones=zones))] == [
+        "zone-c",
+        "zone-a",
+    ]
+    assert [z.name for z in visited_zones(spec, RunContext(zone=zones[0], zones=zones))] == [
+        "zone-a",
+        "zone-c",
+    ]
+    every = spec.model_copy(update={"zones": None})
+    assert [z.name for z in visited_zones(every, RunContext(zone=zones[1], zones=zones))] == [
+        "zone-b",
+        "zone-a",
+        "zone-c",
+    ]
