@@ -319,6 +319,10 @@ class Session:
                 raise
         assert connection is not None
         if connection.usable:
+            # Two requests to one origin at once each had a connection; keep one, close the other.
+            kept = self._connections.pop(origin, None)
+            if kept is not None and kept is not connection:
+                kept.close()
             self._connections[origin] = connection
         else:
             connection.close()
