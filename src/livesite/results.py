@@ -156,8 +156,49 @@ class LinksObservation(_Record):
     stopped: str = ""  # why the crawl ended early; "" when it ran to the end
 
 
+class ZoneCache(_Record):
+    """One zone's edge in a cache check: what it served before the write, and when it caught up."""
+
+    zone: str
+    before: str = ""  # X-Cache of the first read: HIT, MISS, or "" when the edge does not say
+    age_seconds: float | None = None  # the Age header of the first read
+    etag: str = ""
+    consistent_after_seconds: float | None = None  # from the write; None: still stale at the budget
+    stale_reads: int = 0  # reads that served the old value after the write
+
+
+class CacheObservation(_Record):
+    kind: Literal["cache"] = "cache"
+    zones: list[ZoneCache] = Field(default_factory=list)
+    restored: bool | None = None  # None: no restore configured (or nothing to restore)
+
+
+class TokenObservation(_Record):
+    kind: Literal["token"] = "token"
+    lifetime_seconds: float | None = None  # as learnt at login
+    lifetime_source: str = ""  # jwt | expires_in | ttl
+    # Zones that still accepted the token when they should have refused it.
+    accepted_after_expiry: list[str] = Field(default_factory=list)
+    accepted_after_logout: list[str] = Field(default_factory=list)
+
+
+class ConsistencyObservation(_Record):
+    kind: Literal["consistency"] = "consistency"
+    compared: list[str] = Field(default_factory=list)  # status, revision, body, json.<path>
+    values: dict[str, str] = Field(default_factory=dict)  # zone → what it served (cut, redacted)
+    differing: list[str] = Field(default_factory=list)  # zones outside the majority, or all without one
+    majority: str | None = None  # the value most zones served, when more than half agree
+
+
 KindObservation = Annotated[
-    HttpObservation | DnsObservation | SocketObservation | LinksObservation, Field(discriminator="kind")
+    HttpObservation
+    | DnsObservation
+    | SocketObservation
+    | LinksObservation
+    | CacheObservation
+    | TokenObservation
+    | ConsistencyObservation,
+    Field(discriminator="kind"),
 ]
 
 

@@ -84,3 +84,9 @@ def test_the_links_benchmark_finds_the_planted_set_with_both_tools() -> None:
         "links.py", "--pages", "30", "--broken-links", "2", "--broken-fragments", "2", timeout_seconds=120
     )
     assert re.search(r"^links: livesite [\d,]+ pages/s vs linkchecker .*same set: yes/yes\)$", out, re.M), out
+@pytest.mark.skipif(not _installed("nginx"), reason="needs nginx")
+def test_the_cross_zone_benchmark_prints_its_ratio_line() -> None:
+    out = _run("cross_zone.py", "--runs", "40", "--zones", "2", timeout_seconds=60)
+    assert re.search(
+        r"^cross_zone: consistency \d+ µs CPU per zone vs http \d+ µs per probe → ratio [\d.]+×$", out, re.M
+    )

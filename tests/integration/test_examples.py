@@ -112,3 +112,21 @@ async def test_the_links_example_reports_referral_links_when_the_partner_is_down
     referrals = [b for b in broken if "ref=livesite-shop" in b.link]
     assert referrals and all(b.reason == "HTTP 503" for b in referrals)
     assert any(b.link.endswith("/widget.js") for b in broken)
+async def test_the_cross_zone_examples_pass_against_a_healthy_demo(fresh_demo: DemoFactory) -> None:
+    import uuid
+
+    import httpx
+
+    state = await fresh_demo(token_ttl_seconds=1)
+    email, password = f"fake-{uuid.uuid4().hex[:8]}@example.test", "correct horse battery"
+    async with httpx.AsyncClient() as client:
+        registered = await client.post(
+            f"{state.zone_url('zone-a')}/api/register", json={"email": email, "password": password}
+        )
+        assert registered.status_code == 201
+    user = {"DEMO_EMAIL": email, "DEMO_PASSWORD": password}
+    for name in ("cache.yaml", "consistency.yaml", "token.yaml"):
+        results = await run_example(name, state, **user)
+        assert {zone for _, zone in results} == {"zone-a"}, "a cross-zone check runs once"
+        failing = {key: r.reason() for key, r in results.items() if r.status is not Status.ok}
+        assert not failing, name

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from livesite.checks import dns, http, links, tcp, tls
+from livesite.checks import cache, consistency, dns, http, links, tcp, tls, token
 from livesite.checks.context import ANONYMOUS, Credentials, Identity, Resources, RunContext
 from livesite.checks.frame import execute
 from livesite.checks.kind import Kind, Metric, Sample, Seen
@@ -19,7 +19,17 @@ from livesite.config.models import CheckBase
 from livesite.results import Result
 
 KINDS: Mapping[str, Kind] = {
-    kind.name: kind for kind in (http.KIND, tcp.KIND, tls.KIND, dns.KIND, links.KIND)
+    kind.name: kind
+    for kind in (
+        http.KIND,
+        tcp.KIND,
+        tls.KIND,
+        dns.KIND,
+        links.KIND,
+        cache.KIND,
+        token.KIND,
+        consistency.KIND,
+    )
 }
 
 HttpCheck = http.HttpCheck

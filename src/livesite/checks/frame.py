@@ -21,6 +21,8 @@ from livesite.checks.redact import SHOWN, Redactor, masked_subjects
 from livesite.config.models import CheckBase
 from livesite.net.errors import ProbeError
 from livesite.results import (
+    CacheObservation,
+    ConsistencyObservation,
     DnsObservation,
     Failure,
     FailureKind,
@@ -170,6 +172,21 @@ def _redact_observation(observation: KindObservation | None, redactor: Redactor)
             observation
             if answers == observation.answers
             else observation.model_copy(update={"answers": answers})
+        )
+    if isinstance(observation, CacheObservation) and any(z.etag for z in observation.zones):
+        zones = [
+            z.model_copy(update={"etag": redactor.text(z.etag, REVISION_LIMIT)}) for z in observation.zones
+        ]
+        return observation.model_copy(update={"zones": zones})
+    if isinstance(observation, ConsistencyObservation) and observation.values:
+        # What each zone served can be anything a site sends (a JSON field the user chose).
+        shown = {z: redactor.text(v, ANSWER_LIMIT) for z, v in observation.values.items()}
+        majority = observation.majority
+        return observation.model_copy(
+            update={
+                "values": shown,
+                "majority": None if majority is None else redactor.text(majority, ANSWER_LIMIT),
+            }
         )
     return observation
 

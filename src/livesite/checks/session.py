@@ -148,7 +148,8 @@ class Session:
         self.max_body_bytes = max_body_bytes
         self.revision_header = (revision_header or ctx.defaults.revision_header).lower()
         self.cookies = CookieJar()
-        self._connections: dict[tuple[str, str, int], Connection] = {}
+        # By zone too: two zones may name one host that each resolves to its own address.
+        self._connections: dict[tuple[str, str, str, int], Connection] = {}
         self._t0 = time.perf_counter()
 
     async def __aenter__(self) -> Session:
@@ -281,7 +282,7 @@ class Session:
             merged.append(("Cookie", f"{own}; {jar}" if own else jar))
             headers = merged
         request = build_request(method, target, headers, body, keep_alive=True)
-        origin = (target.scheme, target.host, target.port)
+        origin = (zone.name, target.scheme, target.host, target.port)
         connection = self._connections.pop(origin, None)
         if connection is not None and not connection.usable:
             connection.close()
@@ -318,6 +319,10 @@ class Session:
                 raise
         assert connection is not None
         if connection.usable:
+            # Two requests to one origin at once each had a connection; keep one, close the other.
+            kept = self._connections.pop(origin, None)
+            if kept is not None and kept is not connection:
+                kept.close()
             self._connections[origin] = connection
         else:
             connection.close()

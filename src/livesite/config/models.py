@@ -134,6 +134,9 @@ class CheckBase(Model):
 
     # Assertion subjects this kind observes; an assertion on another is a config error at load.
     SUBJECTS: ClassVar[frozenset[str]] = frozenset({"latency"})
+    # A kind that visits every zone in one run (cache, token, consistency): its ``zones`` are the
+    # zones it visits, and it is planned once, in the first of them (its Results carry that zone).
+    ACROSS_ZONES: ClassVar[bool] = False
 
     kind: str
     name: Name
@@ -404,7 +407,8 @@ class Config(Model):
         return sorted(named)
 
     def zones_for(self, check: CheckBase) -> list[str]:
-        return check.zones if check.zones is not None else self.zone_names()
+        zones = check.zones if check.zones is not None else self.zone_names()
+        return zones[:1] if check.ACROSS_ZONES else zones
 
 
 _MODELS: dict[tuple[type[CheckBase], ...], type[Config]] = {}
