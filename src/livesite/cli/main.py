@@ -25,6 +25,7 @@ from livesite.cli.chaos import app as chaos_app
 from livesite.cli.chaos_run import register as register_chaos
 from livesite.cli.demo import app as demo_app
 from livesite.cli.links import links as links_command
+from livesite.cli.monkey import monkey
 from livesite.cli.partners import partners
 from livesite.cli.rollout import app as rollout_app
 from livesite.cli.signals import stop_on_signals
@@ -348,6 +349,7 @@ app.command()(partners)
 app.add_typer(rollout_app, name="rollout")
 register_chaos(chaos_app)
 app.add_typer(chaos_app, name="chaos")
+app.command()(monkey)
 app.command(name="links")(links_command)
 
 
