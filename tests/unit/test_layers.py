@@ -16,7 +16,7 @@ SERVICES = {"checks", "probe", "store", "net", "testing", "users", "analysis", "
 # kinds, whose modules build on the config's models (a lazy import inside the loader).
 EXCEPTIONS = {("config/load.py", "checks")}
 PILLARS = {"monitor", "demo", "rollout", "chaos"}
-TOP = {"web", "cli", "scenario"}
+TOP = {"web", "cli", "scenario", "chaostoolkit"}
 
 
 def layer_of(part: str) -> str:
