@@ -346,8 +346,18 @@ MAX_CONCURRENCY = 10_000  # each run in flight holds a socket: mind the monitor'
 
 
 class MonitorSettings(Model):
+    FILE_KEYS: ClassVar[tuple[str, ...]] = ("halt_token_file",)
+
     concurrency: int = Field(200, ge=1, le=MAX_CONCURRENCY)
     listen: str = "127.0.0.1:9109"
+    halt_token: str | None = Field(
+        None, repr=False, min_length=16, description="or halt_token_file: enables POST /api/chaos/halt"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file(cls, data: object, info: ValidationInfo) -> object:
+        return _secret_from_file(data, info, "halt_token")
 
     @field_validator("listen")
     @classmethod

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from livesite.chaos.leases import FaultBook
 from livesite.errors import LivesiteError, NotFound, StoreError
 from livesite.monitor.service import Monitor
 from livesite.store import StoreHealth
@@ -22,7 +23,7 @@ from livesite.store.base import ResultReader
 from livesite.store.incidents import IncidentStore
 from livesite.store.rollouts import RolloutStore
 from livesite.web import docs
-from livesite.web.api import metrics, partners, results, rollouts, status
+from livesite.web.api import chaos, metrics, partners, results, rollouts, status
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class Sources:
     store_health: Callable[[], StoreHealth] | None = None  # e.g. BatchWriter.health, for /metrics
     incidents: IncidentStore | None = None  # partner incidents, beside the results store
     rollouts: RolloutStore | None = None  # rollout state and journals, beside the results store
+    faults: FaultBook | None = None  # chaos faults as leases: what the kill switch reverts
+    halt_token: str | None = None  # enables POST /api/chaos/halt
 
 
 def _shape(error: str, status: int, hint: str | None) -> JSONResponse:
@@ -56,6 +59,7 @@ def create_app(sources: Sources) -> FastAPI:
     app.include_router(results.router(sources.store, sources.monitor))
     app.include_router(partners.router(sources.store, sources.incidents, sources.monitor))
     app.include_router(rollouts.router(sources.rollouts))
+    app.include_router(chaos.router(sources.faults, sources.halt_token))
     app.include_router(docs.router(app))
 
     @app.exception_handler(NotFound)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from livesite.chaos.leases import FaultBook
+from livesite.chaos.recovery import left_behind
 from livesite.clock import Clock, SystemClock
 from livesite.config.models import Config, StoreSettings
-from livesite.errors import LivesiteError
+from livesite.errors import LivesiteError, StoreError
 from livesite.monitor.partners import PartnerWatch
 from livesite.monitor.plan import Plan
 from livesite.monitor.service import Monitor
@@ -25,6 +28,7 @@ from livesite.results import Result
 from livesite.states import StateChange
 from livesite.store import BatchWriter, Store
 from livesite.store.incidents import incidents_of
+from livesite.store.leases import open_leases
 from livesite.store.rollouts import rollouts_of
 from livesite.web.app import Sources, create_app
 from livesite.web.server import WebServer
@@ -58,22 +62,23 @@ async def serve(
         incidents = incidents_of(store)
         watch = PartnerWatch(config, incidents)
         monitor.on_result(watch.observe)
-        app = create_app(
-            Sources(
-                monitor=monitor,
-                store=store,
-                store_health=writer.health,
-                incidents=incidents,
-                rollouts=rollouts_of(store),
-            )
+        sources = Sources(
+            monitor=monitor,
+            store=store,
+            store_health=writer.health,
+            incidents=incidents,
+            rollouts=rollouts_of(store),
+            halt_token=config.monitor.halt_token,
         )
-        web = WebServer(app, listen or config.monitor.listen)
     except BaseException:
         await store.close()
         raise
     writer.start()
     try:
         await watch.seed()
+        faults = await _recover_faults(store)
+        app = create_app(dataclasses.replace(sources, faults=faults))
+        web = WebServer(app, listen or config.monitor.listen)
     except BaseException:
         await writer.close()
         await store.close()
@@ -105,6 +110,21 @@ async def serve(
         finally:
             await store.close()
     return monitor
+
+
+async def _recover_faults(store: Store) -> FaultBook | None:
+    """Revert the chaos faults a dead runner left behind, as the monitor starts (and keep the book for
+    the kill switch). A store without leases (a test's in-memory one) has no faults."""
+    try:
+        book = FaultBook(await open_leases(store))
+    except StoreError:
+        return None
+    reverted, errors = await left_behind(book)
+    for held in reverted:
+        log.warning("reverted a chaos fault left behind: %s", held.target.description)
+    for error in errors:
+        log.error("could not revert a chaos fault left behind: %s", error)
+    return book
 
 
 async def compact_forever(
