@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links system-deps clean
+.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
