@@ -11,11 +11,12 @@ requests as artifacts of the Result.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -35,9 +36,12 @@ from livesite.ids import new_id
 from livesite.net.errors import ProbeError
 from livesite.results import Artifact, Failure, FailureKind, Result, StepResult
 
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
 # Kept back from the check's timeout for saving a failed run's screenshot, so that a step that waits
 # until the end still leaves evidence (the frame's deadline stays the hard stop).
-_RESERVE_SECONDS = 1.5
+_RESERVE_SECONDS = 3.0
 _SCREENSHOT_SECONDS = 3.0
 MAX_STEPS = 100
 
@@ -48,7 +52,7 @@ class BrowserCheck(CheckBase):
     steps: list[BrowserStep] = Field(default_factory=list, max_length=MAX_STEPS)
     executable: str = Field(DEFAULT_EXECUTABLE, description="the Chromium to drive (Debian's by default)")
     step_timeout: Timeout = Field(
-        10.0, description="how long a step may wait for a page, a selector or a text"
+        5.0, description="how long a step may wait for a page, a selector or a text"
     )
     artifacts_dir: Path = Field(
         Path(".livesite/artifacts"),
@@ -86,7 +90,8 @@ class BrowserCheck(CheckBase):
 async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     assert isinstance(spec, BrowserCheck)
     started = time.perf_counter()
-    deadline = started + time_left(ctx, spec) - min(_RESERVE_SECONDS, 0.2 * time_left(ctx, spec))
+    hard_deadline = started + time_left(ctx, spec)  # where the frame cancels the run
+    deadline = hard_deadline - min(_RESERVE_SECONDS, 0.3 * (hard_deadline - started))
     base_url = ctx.zone.base_url
     steps = spec.steps if spec.url is None else [BrowserStep(goto=spec.url), *spec.steps]
     ctx.target = _target(spec, base_url)
@@ -118,7 +123,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
             learnt += [c.get("value", "") for c in await context.cookies()]
             if failure is not None:
                 redactor = Redactor.for_check(spec, (*ctx.identity.secrets, *learnt))
-                saved = await _evidence(spec, ctx, page, watch, redactor, _masked(steps))
+                saved = await _evidence(spec, ctx, page, watch, redactor, _masked(steps), hard_deadline)
     except BrowserStartError as e:
         raise ProbeError(FailureKind.internal, str(e)) from None
     return Seen(
@@ -168,18 +173,17 @@ def _masked(steps: Iterable[BrowserStep]) -> list[str]:
 
 
 async def _evidence(
-    spec: BrowserCheck, ctx: RunContext, page: object, watch: Watch, redactor: Redactor, masked: list[str]
+    spec: BrowserCheck,
+    ctx: RunContext,
+    page: Page,
+    watch: Watch,
+    redactor: Redactor,
+    masked: list[str],
+    hard_deadline: float,
 ) -> list[Artifact]:
-    from playwright.async_api import Page
-
-    assert isinstance(page, Page)
-    shot: bytes | None = None
-    try:
-        shot = await page.screenshot(
-            full_page=True, mask=[page.locator(s) for s in masked], timeout=_SCREENSHOT_SECONDS * 1000
-        )
-    except Exception:  # a crashed page leaves no picture; its console and requests still tell
-        shot = None
+    # What is left before the frame's deadline, less the time to write the files.
+    budget = min(_SCREENSHOT_SECONDS, (hard_deadline - time.perf_counter()) * 0.5)
+    shot = await _screenshot(page, masked, budget) if budget > 0.05 else None
     root = (
         spec.artifacts_dir
         if spec.artifacts_dir.is_absolute()
@@ -190,6 +194,21 @@ async def _evidence(
     if watch.dropped:
         console.append({"type": "livesite", "text": f"{watch.dropped} more events were not kept"})
     return await artifacts.save(folder, shot, console, watch.requests, redactor, spec.keep_artifacts)
+
+
+async def _screenshot(page: Page, masked: list[str], budget: float) -> bytes | None:
+    """The page as it is, secret inputs masked; None when even that cannot be had in ``budget``."""
+    try:
+        async with asyncio.timeout(budget):
+            # A page whose navigation hangs keeps a screenshot waiting: stop loading first, and take
+            # the picture of what is shown.
+            cdp = await page.context.new_cdp_session(page)
+            await cdp.send("Page.stopLoading")
+            return await page.screenshot(
+                full_page=True, mask=[page.locator(s) for s in masked], timeout=budget * 1000
+            )
+    except Exception:  # a crashed page leaves no picture; its console and requests still tell
+        return None
 
 
 def _label(value: str) -> str:

@@ -58,7 +58,9 @@ class Watch:
         # Closures, not bound methods: Playwright tags each handler with an attribute, and a slotted
         # instance's methods take none.
         page.on("console", lambda message: self._console(message))
-        page.on("pageerror", lambda error: self._keep(self.console, {"type": "pageerror", "text": str(error)}))
+        page.on(
+            "pageerror", lambda error: self._keep(self.console, {"type": "pageerror", "text": str(error)})
+        )
         page.on("requestfailed", lambda request: self._failed(request))
         page.on("response", lambda response: self._response(page, response))
 

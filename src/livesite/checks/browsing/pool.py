@@ -91,6 +91,8 @@ class _Generation:
 class PoolStats:
     launches: int = 0
     contexts: int = 0
+    open: int = 0  # contexts open now, over every browser of the pool
+    peak_open: int = 0
     rss_bytes: int = 0  # of the current browser's processes, last measured (an upper bound: RSS is summed)
 
 
@@ -106,7 +108,8 @@ class BrowserPool:
     max_rss_bytes: int = MAX_RSS_BYTES
     stats: PoolStats = field(default_factory=PoolStats)
     _slots: asyncio.Semaphore | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _launching: asyncio.Future[_Generation] | None = None
+    _closing: set[asyncio.Future[None]] = field(default_factory=set)
     _current: _Generation | None = None
     _all: list[_Generation] = field(default_factory=list)
     _rss_at: float = 0.0
@@ -115,36 +118,60 @@ class BrowserPool:
     async def context(self, **options: Any) -> AsyncIterator[BrowserContext]:
         """A fresh browser context for one run, closed (within a bound) however the run ends.
 
-        Waits for a free slot first; the caller's deadline bounds the wait.
+        Waits for a free slot first; the caller's deadline bounds the wait. The context is closed in
+        the background once the run is done with it (the run's Result need not wait for that); its
+        slot is free again when it is closed.
 
         Raises:
             BrowserStartError: no browser could be started.
         """
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_contexts)
-        async with self._slots:
-            generation = await self._generation()
-            generation.open += 1
-            generation.served += 1
-            self.stats.contexts += 1
-            try:
-                context = await generation.browser.new_context(**options)
-            except BaseException:
-                generation.open -= 1
-                raise
-            try:
-                yield context
-            finally:
-                await self._close_context(context, generation)
-
-    async def _close_context(self, context: BrowserContext, generation: _Generation) -> None:
+        slots = self._slots
+        await slots.acquire()
         try:
-            # Shielded: a run cancelled by its deadline still closes its context, within a bound.
-            await asyncio.wait_for(asyncio.shield(context.close()), CLOSE_TIMEOUT_SECONDS)
+            for attempt in (1, 2):
+                generation = await self._generation()
+                generation.open += 1
+                generation.served += 1
+                try:
+                    context = await generation.browser.new_context(**options)
+                    break
+                except Exception:
+                    # A browser killed under us still looks connected until the driver notices:
+                    # count it dead and start another, once.
+                    generation.dead = True
+                    if attempt == 2:
+                        raise
+                finally:
+                    generation.open -= 1
+                    if generation.dead and generation.open == 0:
+                        await self._close_generation(generation)
+            generation.open += 1
+            self.stats.contexts += 1
+            self.stats.open += 1
+            self.stats.peak_open = max(self.stats.peak_open, self.stats.open)
+        except BaseException:
+            slots.release()
+            raise
+        try:
+            yield context
+        finally:
+            closing = asyncio.ensure_future(self._close_context(context, generation, slots))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    async def _close_context(
+        self, context: BrowserContext, generation: _Generation, slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_SECONDS)
         except Exception:  # a hung or dead browser: retire it rather than wait on it again
             generation.retired = True
         finally:
             generation.open -= 1
+            self.stats.open -= 1
+            slots.release()
             self._watch(generation)
             stale = generation.dead or generation.retired or generation is not self._current
             if stale and generation.open == 0:
@@ -162,18 +189,29 @@ class BrowserPool:
                 generation.retired = True
 
     async def _generation(self) -> _Generation:
-        async with self._lock:
-            current = self._current
-            if current is not None and not (current.retired or current.dead):
-                if current.browser.is_connected():
-                    return current
-                current.dead = True
-            if current is not None and current.open == 0:
-                await self._close_generation(current)
-            self._current = await self._launch()
-            return self._current
+        current = self._current
+        if current is not None and not (current.retired or current.dead):
+            if current.browser.is_connected():
+                return current
+            current.dead = True
+        if self._launching is None:
+            self._launching = asyncio.ensure_future(self._launch())
+            # Retrieved here so that a launch every waiter gave up on is not reported as lost.
+            self._launching.add_done_callback(lambda t: t.cancelled() or t.exception())
+        # Shielded: a run whose deadline passes while Chromium starts gives up waiting, but the launch
+        # goes on and serves the next run, instead of leaving a half-started browser behind.
+        return await asyncio.shield(self._launching)
 
     async def _launch(self) -> _Generation:
+        try:
+            old = self._current
+            if old is not None and old.open == 0:
+                await self._close_generation(old)
+            return await self._start()
+        finally:
+            self._launching = None
+
+    async def _start(self) -> _Generation:
         marker = f"--livesite-browser={os.getpid()}-{next(_ids)}"
         try:
             browser = await asyncio.wait_for(
@@ -197,6 +235,7 @@ class BrowserPool:
         generation = _Generation(browser=browser, marker=marker)
         browser.on("disconnected", lambda _: setattr(generation, "dead", True))
         self._all.append(generation)
+        self._current = generation
         self.stats.launches += 1
         return generation
 
@@ -213,6 +252,8 @@ class BrowserPool:
             kill_marked(generation.marker)
 
     async def aclose(self) -> None:
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=CLOSE_TIMEOUT_SECONDS * 2)
         for generation in list(self._all):
             await self._close_generation(generation)
 
