@@ -59,7 +59,7 @@ def _check(base_url: str, body: str, tmp_path: Path, **env: str) -> BrowserCheck
   - name: zone-a
     base_url: {base_url}
 defaults:
-  timeout: 20s
+  timeout: 60s
 checks:
   - name: journey
     kind: browser
@@ -244,7 +244,10 @@ async def test_a_failed_run_saves_console_errors_and_failed_requests_and_sends_t
         result = await _run(check, base, resources, user)
         page_request = next(r for r in target.received if r.path == "/noisy")
     assert result.status is Status.failed and result.failure is not None
-    assert result.failure.step == "2 wait_for #never-there" and "#never-there" in result.failure.message
+    assert result.failure.step == "2 wait_for #never-there"
+    assert result.failure.message.startswith(
+        "step '2 wait_for #never-there': wait_for '#never-there': Timeout 500"
+    )
     # The identity goes with every request the page makes: marker header, route, cookies.
     assert page_request.headers["x-livesite-synthetic"] == "u7"
     assert page_request.headers["x-livesite-route"] == "canary"

@@ -131,8 +131,9 @@ class Run:
             failure = Failure(kind=e.kind, message=f"step {title!r}: {e.message}", step=title)
         except UndefinedVariable as e:
             failure = Failure(kind=FailureKind.script, message=f"step {title!r}: {e}", step=title)
-        except Exception as e:
-            failure = Failure(kind=_kind_of(e), message=f"step {title!r}: {_message(e)}", step=title)
+        except Exception as e:  # Playwright's errors: say what the step acted on, its call log is long
+            doing = f"{step.action} {step.argument!r}"
+            failure = Failure(kind=_kind_of(e), message=f"step {title!r}: {doing}: {_message(e)}", step=title)
         duration = time.perf_counter() - t0
         navigation = self.watch.navigations[-1] if len(self.watch.navigations) > seen else None
         if failure is None and navigation is not None and navigation.status >= 400:
