@@ -42,5 +42,8 @@ bench-probes: $(STAMP) system-deps
 bench-monitor-scale: $(STAMP) system-deps
 	$(BIN)/python bench/monitor_scale.py
 
+bench-browser: $(STAMP) system-deps
+	$(BIN)/python bench/browser.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite

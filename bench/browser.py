@@ -128,33 +128,37 @@ async def main(runs: int) -> None:
                 await context.close()
                 pool = browsers.pools[0]
                 marker = pool._current.marker if pool._current else None
-                for _ in range(runs):
-                    # livesite
-                    c0, (b0, _) = time.process_time(), cpu_and_rss(tree(marker, me))
-                    t0 = time.perf_counter()
+
+                async def ours_once() -> None:
+                    b0, _ = cpu_and_rss(tree(marker, me))
+                    c0, t0 = time.process_time(), time.perf_counter()
                     result = await run_check(spec, ctx)
                     totals["livesite"].append(time.perf_counter() - t0)
                     await asyncio.sleep(0.3)  # the context closes in the background: count its cost here
-                    b1, r = cpu_and_rss(tree(marker, me))
                     cpu["livesite"].append(time.process_time() - c0)
+                    b1, r = cpu_and_rss(tree(marker, me))
                     chrome_cpu["livesite"].append(b1 - b0)
                     rss["livesite"] = max(rss["livesite"], r)
                     assert result.status is Status.ok, result.reason()
                     ours.append([s.duration_seconds for s in result.steps])
-                    # plain Playwright
-                    others = [p for p in tree(None, me) if p.pid not in {q.pid for q in tree(marker, me)}]
-                    c0, (b0, _) = time.process_time(), cpu_and_rss(others)
-                    t0 = time.perf_counter()
+
+                async def theirs_once() -> None:
+                    mine = {q.pid for q in tree(marker, me)}
+                    b0, _ = cpu_and_rss([p for p in tree(None, me) if p.pid not in mine])
+                    c0, t0 = time.process_time(), time.perf_counter()
                     context = await browser.new_context()
                     theirs.append(await plain(await context.new_page(), base))
                     totals["plain"].append(time.perf_counter() - t0)  # as for livesite: without the close
                     await context.close()
                     await asyncio.sleep(0.3)
-                    others = [p for p in tree(None, me) if p.pid not in {q.pid for q in tree(marker, me)}]
-                    b1, r = cpu_and_rss(others)
                     cpu["plain"].append(time.process_time() - c0)
+                    b1, r = cpu_and_rss([p for p in tree(None, me) if p.pid not in mine])
                     chrome_cpu["plain"].append(b1 - b0)
                     rss["plain"] = max(rss["plain"], r)
+
+                for i in range(runs):  # alternating which side goes first
+                    for side in (ours_once, theirs_once) if i % 2 == 0 else (theirs_once, ours_once):
+                        await side()
                 await browser.close()
             await resources.aclose()
         finally:

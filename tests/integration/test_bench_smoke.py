@@ -76,3 +76,9 @@ def test_the_store_cost_benchmark_prints_bytes_and_cpu_per_row() -> None:
     assert re.search(
         r"^store_cost: 1,000 rows, [\d,]+ bytes per row on disk, [\d.]+ µs CPU per row", out, re.M
     )
+
+
+@pytest.mark.skipif(not _installed("chromium"), reason="needs Debian's chromium")
+def test_the_browser_benchmark_prints_its_ratio_line() -> None:
+    out = _run("browser.py", "--runs", "1", timeout_seconds=180)
+    assert re.search(r"^browser: livesite \d+ ms/journey .* → ratio [\d.]+×$", out, re.M), out

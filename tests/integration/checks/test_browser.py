@@ -55,16 +55,16 @@ async def resources(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[R
 
 
 def _check(base_url: str, body: str, tmp_path: Path, **env: str) -> BrowserCheck:
+    # Generous: the first run starts Chromium, and this machine is shared; tests assert behaviour, not time.
+    timeout = "" if body.startswith("    timeout:") else "    timeout: 60s\n"
     text = f"""zones:
   - name: zone-a
     base_url: {base_url}
-defaults:
-  timeout: 60s
 checks:
   - name: journey
     kind: browser
     artifacts_dir: {tmp_path / "artifacts"}
-{body}"""
+{timeout}{body}"""
     check = loads(text, file="journey.yaml", env=env).check("journey")
     assert isinstance(check, BrowserCheck)
     return check
@@ -306,7 +306,7 @@ async def test_the_pool_replaces_a_dead_browser_restarts_after_n_contexts_and_bo
         async with TargetServer() as target:
             target.respond("/", 200, "<h1>hello</h1>", {"Content-Type": "text/html"})
             base = target.url("/").rstrip("/")
-            body = "    timeout: 60s\n    steps:\n      - goto: /\n      - expect_text: hello\n"
+            body = "    steps:\n      - goto: /\n      - expect_text: hello\n"
             check = _check(base, body, tmp_path)
             first = await _run(check, base, own)
             assert first.status is Status.ok, first.reason()
@@ -354,4 +354,78 @@ async def test_a_script_step_that_fails_an_assertion_names_the_step_and_says_why
         "1 goto /products/3",
         "2 click text=Add to cart",
         "the cart is still empty",
+    ]
+
+
+FLOOD_PAGE = """<!doctype html><html><body><h1>flood</h1><script>
+for (let i = 0; i < 1000; i++) console.error("flood " + i);
+document.body.insertAdjacentText("beforeend", "x".repeat(200000));
+</script></body></html>"""
+
+
+async def test_a_page_that_floods_the_console_keeps_a_bounded_record(
+    resources: Resources, tmp_path: Path
+) -> None:
+    async with TargetServer() as target:
+        target.respond("/flood", 200, FLOOD_PAGE, {"Content-Type": "text/html"})
+        base = target.url("/").rstrip("/")
+        check = _check(
+            base,
+            "    steps:\n      - goto: /flood\n      - expect_text: never\n        timeout: 300ms\n",
+            tmp_path,
+        )
+        result = await _run(check, base, resources)
+    assert result.status is Status.failed and result.failure is not None
+    assert len(result.failure.message) <= 400, "what the page shows is quoted, cut"
+    console = json.loads(_file(result, "console").read_text())
+    assert len(console) == 201 and console[-1]["text"].endswith("more events were not kept")
+
+
+async def test_the_probe_service_closes_its_browsers_when_it_closes(demo: DemoState, tmp_path: Path) -> None:
+    from livesite.probe import ProbeService
+
+    before = {p.pid for p in _browsers_left()}
+    config = loads(
+        f"""zones:
+  - name: zone-a
+    base_url: {demo.zone_url("zone-a")}
+checks:
+  - name: about
+    kind: browser
+    timeout: 60s
+    artifacts_dir: {tmp_path}
+    url: /about
+    steps:
+      - expect_text: It exists to be tested
+""",
+        file="p.yaml",
+    )
+    probes = ProbeService(config)
+    about = config.check("about")
+    assert about is not None
+    result = await probes.probe(about, "zone-a")
+    assert result.status is Status.ok, result.reason()
+    assert {p.pid for p in _browsers_left()} - before, "the service started a browser"
+    await probes.aclose()
+    assert not {p.pid for p in _browsers_left()} - before, "aclose left the service's browser running"
+
+
+async def test_step_names_are_escaped_in_metric_labels() -> None:
+    from datetime import UTC, datetime
+
+    from livesite.checks.browser import samples
+    from livesite.results import StepResult
+
+    result = Result(
+        check="j",
+        kind="browser",
+        zone="z",
+        started_at=datetime.now(UTC),
+        duration_seconds=1.0,
+        status=Status.ok,
+        steps=[StepResult(name='click "Buy"\\now\n', status=Status.ok, duration_seconds=0.5)],
+    )
+    assert list(samples(result)) == [
+        ("livesite_browser_step_duration_seconds", 'step="click \\"Buy\\"\\\\now\\n"', 0.5),
+        ("livesite_browser_steps", "", 1),
     ]
