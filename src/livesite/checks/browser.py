@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -27,7 +27,7 @@ from livesite.checks.browsing.pool import DEFAULT_EXECUTABLE, Browsers, BrowserS
 from livesite.checks.browsing.steps import BrowserStep
 from livesite.checks.context import RunContext
 from livesite.checks.kind import Kind, Metric, Sample, Seen
-from livesite.checks.redact import Redactor
+from livesite.checks.redact import Redactor, secret_name
 from livesite.checks.sockets import time_left
 from livesite.checks.variables import references, user_values
 from livesite.config.models import CheckBase
@@ -120,7 +120,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
             watch.attach(page)
             journey = Run(page, steps, values, watch, deadline, spec.step_timeout, base_url, results)
             failure = await journey.go(started)
-            learnt += [c.get("value", "") for c in await context.cookies()]
+            learnt += _cookie_secrets(await context.cookies())
             if failure is not None:
                 redactor = Redactor.for_check(spec, (*ctx.identity.secrets, *learnt))
                 saved = await _evidence(spec, ctx, page, watch, redactor, _masked(steps), hard_deadline)
@@ -133,6 +133,18 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
         artifacts=saved,
         secrets=[v for v in learnt if v],
     )
+
+
+def _cookie_secrets(cookies: Iterable[Mapping[str, object]]) -> list[str]:
+    """Cookie values the site set that a Result must not show: those named like credentials, and
+    any long enough to be a session id. A short consent cookie ("yes", "en-GB") would otherwise mask
+    every "yes" in the Result."""
+    out = []
+    for cookie in cookies:
+        name, value = str(cookie.get("name", "")), str(cookie.get("value", ""))
+        if value and (secret_name(name) or len(value) >= 12):
+            out.append(value)
+    return out
 
 
 def _headers(ctx: RunContext) -> list[tuple[str, str]]:

@@ -429,3 +429,21 @@ async def test_step_names_are_escaped_in_metric_labels() -> None:
         ("livesite_browser_step_duration_seconds", 'step="click \\"Buy\\"\\\\now\\n"', 0.5),
         ("livesite_browser_steps", "", 1),
     ]
+
+
+async def test_a_link_to_a_site_that_does_not_answer_fails_the_click_that_follows_it(
+    resources: Resources, tmp_path: Path
+) -> None:
+    closed = _closed_port()
+    async with TargetServer() as target:
+        page = f'<!doctype html><a href="http://127.0.0.1:{closed}/checkout">pay</a>'
+        target.respond("/", 200, page, {"Content-Type": "text/html"})
+        base = target.url("/").rstrip("/")
+        check = _check(base, "    steps:\n      - goto: /\n      - click: text=pay\n", tmp_path)
+        result = await _run(check, base, resources)
+    assert result.status is Status.error and result.failure is not None
+    assert result.failure.kind is FailureKind.connect and result.failure.step == "2 click text=pay"
+    assert result.failure.message == (
+        f"step '2 click text=pay': the page http://127.0.0.1:{closed}/checkout did not load: "
+        "net::ERR_CONNECTION_REFUSED"
+    )

@@ -76,6 +76,12 @@ def test_a_journey_of_every_step_loads() -> None:
         ("    steps:\n      - script: json:dumps\n", "b.yaml:8", "not an async function"),
         ("    steps:\n      - script: just-a-name\n", "b.yaml:8", "package.module:function"),
         ("    steps:\n      - wait: 2h\n", "b.yaml:8", "at most 600s"),
+        (
+            "    steps:\n      - goto: file:///etc/passwd\n",
+            "b.yaml:8",
+            "a file: URL is not a page of the site",
+        ),
+        ("    steps:\n      - goto: javascript:alert(1)\n", "b.yaml:8", "a javascript: URL"),
         ("    steps:\n      - wait: soon\n", "b.yaml:8", "not a duration"),
         (
             "    executable: /no/such/chromium\n    steps:\n      - goto: /\n",

@@ -40,8 +40,9 @@ _NET_ERRORS = (
 @dataclass(slots=True)
 class Navigation:
     url: str
-    status: int
+    status: int  # 0: no answer (``error`` says why)
     revision: str
+    error: str = ""
 
 
 @dataclass(slots=True)
@@ -61,7 +62,7 @@ class Watch:
         page.on(
             "pageerror", lambda error: self._keep(self.console, {"type": "pageerror", "text": str(error)})
         )
-        page.on("requestfailed", lambda request: self._failed(request))
+        page.on("requestfailed", lambda request: self._failed(page, request))
         page.on("response", lambda response: self._response(page, response))
 
     def _keep(self, events: list[dict[str, str]], event: dict[str, str]) -> None:
@@ -76,10 +77,18 @@ class Watch:
             where = f"{location.get('url', '')}:{location.get('lineNumber', 0)}" if location else ""
             self._keep(self.console, {"type": "console.error", "text": message.text, "location": where})
 
-    def _failed(self, request: Request) -> None:
+    def _failed(self, page: Page, request: Request) -> None:
         failure = request.failure or "failed"
         event = {"method": request.method, "url": request.url, "failure": failure}
         self._keep(self.requests, event)
+        # A link to a site that does not answer: the click succeeds and Chromium shows its error page.
+        # (ERR_ABORTED is a navigation replaced by another, not a failure.)
+        if (
+            request.is_navigation_request()
+            and request.frame == page.main_frame
+            and "ERR_ABORTED" not in failure
+        ):
+            self.navigations.append(Navigation(request.url, 0, "", failure))
 
     def _response(self, page: Page, response: Response) -> None:
         request = response.request
@@ -136,13 +145,19 @@ class Run:
             failure = Failure(kind=_kind_of(e), message=f"step {title!r}: {doing}: {_message(e)}", step=title)
         duration = time.perf_counter() - t0
         navigation = self.watch.navigations[-1] if len(self.watch.navigations) > seen else None
-        if failure is None and navigation is not None and navigation.status >= 400:
+        if failure is None and navigation is not None and navigation.status == 0:
+            failure = Failure(
+                kind=_kind_of(Exception(navigation.error)),
+                message=f"step {title!r}: the page {navigation.url} did not load: {navigation.error}",
+                step=title,
+            )
+        elif failure is None and navigation is not None and navigation.status >= 400:
             failure = Failure(
                 kind=FailureKind.http,
                 message=f"step {title!r}: the page {navigation.url} answered HTTP {navigation.status}",
                 step=title,
             )
-        phases = await self._phases() if navigation is not None else None
+        phases = await self._phases() if navigation is not None and navigation.status else None
         self.results.append(
             StepResult(
                 name=title,
@@ -184,9 +199,10 @@ class Run:
                 else self.base_url.rstrip("/") + "/" + text.lstrip("/")
             )
             if not re.match(r"^https?://", url, re.I):
-                raise StepFailed(
-                    FailureKind.script, f"goto {text!r} is not an http(s) URL and the zone has no base_url"
+                why = (
+                    "is not an http(s) URL" if self.base_url else "is relative, and the zone has no base_url"
                 )
+                raise StepFailed(FailureKind.script, f"goto {text!r} {why}")
             await page.goto(url, timeout=ms, wait_until="load")
         elif action == "click":
             await page.click(text, timeout=ms)

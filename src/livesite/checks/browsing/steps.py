@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -78,11 +79,23 @@ def _script(value: str | None) -> str | None:
     return value
 
 
+def _web_url(value: str) -> str:
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*):", value, re.I)
+    if scheme is not None and scheme.group(1).lower() not in ("http", "https"):
+        raise ValueError(
+            f"goto {value[:80]!r}: a {scheme.group(1)}: URL is not a page of the site "
+            "(hint: an http(s) URL, or a path on the zone's base_url)"
+        )
+    return value
+
+
 class BrowserStep(Model):
     """One step of a browser journey: exactly one action, with what it needs."""
 
     name: str | None = Field(None, min_length=1, max_length=120)
-    goto: Text | None = Field(None, description="a URL, or a path on the zone's base_url")
+    goto: Annotated[Text, AfterValidator(_web_url)] | None = Field(
+        None, description="a URL, or a path on the zone's base_url"
+    )
     click: Text | None = Field(None, description="a selector (CSS, text=..., role=...)")
     fill: Text | None = Field(None, description="the selector of an input; the text is value")
     select: Text | None = Field(None, description="the selector of a <select>; the option is value")
