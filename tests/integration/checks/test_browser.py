@@ -447,3 +447,42 @@ async def test_a_link_to_a_site_that_does_not_answer_fails_the_click_that_follow
         f"step '2 click text=pay': the page http://127.0.0.1:{closed}/checkout did not load: "
         "net::ERR_CONNECTION_REFUSED"
     )
+
+
+async def test_only_the_newest_failed_runs_of_a_check_keep_their_artifacts(
+    resources: Resources, tmp_path: Path
+) -> None:
+    async with TargetServer() as target:
+        target.respond("/", 200, "<h1>plain</h1>", {"Content-Type": "text/html"})
+        base = target.url("/").rstrip("/")
+        body = "    keep_artifacts: 2\n    steps:\n      - goto: /\n      - expect_text: fancy\n        timeout: 100ms\n"
+        check = _check(base, body, tmp_path)
+        folders = []
+        for _ in range(3):
+            result = await _run(check, base, resources)
+            assert result.status is Status.failed
+            folders.append(_file(result, "console").parent)
+    kept = sorted((tmp_path / "artifacts" / "journey").iterdir())
+    assert kept == folders[1:], "the oldest run's folder is removed"
+
+
+async def test_a_browser_over_its_memory_bound_is_replaced_after_its_run(tmp_path: Path) -> None:
+    own = Resources(tmp_path)
+    browsers = own.shared("browsers", lambda: Browsers(max_rss_bytes=1))
+    try:
+        async with TargetServer() as target:
+            target.respond("/", 200, "<h1>hello</h1>", {"Content-Type": "text/html"})
+            base = target.url("/").rstrip("/")
+            check = _check(base, "    steps:\n      - goto: /\n", tmp_path)
+            for _ in range(2):
+                result = await _run(check, base, own)
+                assert result.status is Status.ok, result.reason()
+                (pool,) = browsers.pools
+                # The context closes after the run, then the memory is read: wait for it (bounded).
+                for _ in range(200):
+                    if pool.stats.open == 0 and pool._current is None:
+                        break
+                    await asyncio.sleep(0.05)
+            assert pool.stats.rss_bytes > 1 and pool.stats.launches == 2
+    finally:
+        await own.aclose()
