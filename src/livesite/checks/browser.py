@@ -95,7 +95,7 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     base_url = ctx.zone.base_url
     steps = spec.steps if spec.url is None else [BrowserStep(goto=spec.url), *spec.steps]
     ctx.target = _target(spec, base_url)
-    values = _values(spec, ctx)
+    values = _values(ctx)
     learnt = [v for k, v in values.items() if k == "user.totp"]
     browsers = ctx.resources.shared("browsers", Browsers)
     ctx.progress.phase = "starting a browser"
@@ -126,6 +126,12 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
                 saved = await _evidence(spec, ctx, page, watch, redactor, _masked(steps), hard_deadline)
     except BrowserStartError as e:
         raise ProbeError(FailureKind.internal, str(e)) from None
+    except Exception as e:
+        # Outside a step (opening the context or the page): the browser's fault, not the site's.
+        if not type(e).__module__.startswith("playwright."):
+            raise
+        first = (str(e).strip().splitlines() or ["unknown error"])[0][:300]
+        raise ProbeError(FailureKind.internal, f"the browser {pool.executable} failed: {first}") from None
     return Seen(
         view=Observation(total_seconds=time.perf_counter() - started),
         failure=failure,
@@ -154,7 +160,7 @@ def _headers(ctx: RunContext) -> list[tuple[str, str]]:
     return headers
 
 
-def _values(spec: BrowserCheck, ctx: RunContext) -> dict[str, str]:
+def _values(ctx: RunContext) -> dict[str, str]:
     now = ctx.clock.time()
     values = user_values(ctx.identity, now)
     values.update({"run.id": new_id(), "run.zone": ctx.zone.name, "run.nonce": secrets.token_hex(8)})

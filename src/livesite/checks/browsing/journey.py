@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from playwright.async_api import ConsoleMessage, Page, Request, Response
 
 MAX_EVENTS = 200  # console errors and failed requests kept per run: a page in a loop logs forever
+_EVALUATE_SECONDS = 1.0
 _TEXT_SHOWN = 160  # characters of what the page shows, quoted when an expected text is missing
 _NET_ERRORS = (
     ("ERR_NAME_NOT_RESOLVED", FailureKind.dns),
@@ -83,11 +84,7 @@ class Watch:
         self._keep(self.requests, event)
         # A link to a site that does not answer: the click succeeds and Chromium shows its error page.
         # (ERR_ABORTED is a navigation replaced by another, not a failure.)
-        if (
-            request.is_navigation_request()
-            and request.frame == page.main_frame
-            and "ERR_ABORTED" not in failure
-        ):
+        if _main_document(page, request) and "ERR_ABORTED" not in failure:
             self.navigations.append(Navigation(request.url, 0, "", failure))
 
     def _response(self, page: Page, response: Response) -> None:
@@ -96,9 +93,16 @@ class Watch:
             self._keep(
                 self.requests, {"method": request.method, "url": response.url, "status": str(response.status)}
             )
-        if request.is_navigation_request() and response.frame == page.main_frame:
+        if _main_document(page, request):
             revision = response.headers.get(self.revision_header.lower(), "")
             self.navigations.append(Navigation(response.url, response.status, revision))
+
+
+def _main_document(page: Page, request: Request) -> bool:
+    try:
+        return request.is_navigation_request() and request.frame == page.main_frame
+    except Exception:  # a service worker's request has no frame, and says so by raising
+        return False
 
 
 class StepFailed(Exception):
@@ -280,7 +284,8 @@ class Run:
     async def _phases(self) -> Phases | None:
         """The main document's Navigation Timing, as blackbox's phases (None when the page has none)."""
         try:
-            t = await self.page.evaluate(_NAVIGATION_TIMING)
+            # Bounded: a page whose script never yields would keep the evaluation waiting.
+            t = await asyncio.wait_for(self.page.evaluate(_NAVIGATION_TIMING), _EVALUATE_SECONDS)
         except Exception:
             return None
         if not isinstance(t, dict):
