@@ -486,3 +486,31 @@ async def test_a_browser_over_its_memory_bound_is_replaced_after_its_run(tmp_pat
             assert pool.stats.rss_bytes > 1 and pool.stats.launches == 2
     finally:
         await own.aclose()
+
+
+async def test_a_page_whose_script_never_yields_ends_at_the_check_timeout(
+    resources: Resources, tmp_path: Path
+) -> None:
+    async with TargetServer() as target:
+        target.respond(
+            "/busy", 200, "<h1>busy</h1><script>while (true) {}</script>", {"Content-Type": "text/html"}
+        )
+        base = target.url("/").rstrip("/")
+        check = _check(
+            base, "    timeout: 8s\n    steps:\n      - goto: /busy\n      - expect_text: busy\n", tmp_path
+        )
+        started = time.monotonic()
+        result = await _run(check, base, resources)
+        took = time.monotonic() - started
+    assert not result.passed and result.failure is not None
+    assert took < 8 + 3, took
+    # The same browser serves the next run: the stuck page went with its context.
+    async with TargetServer() as target:
+        target.respond("/", 200, "<h1>fine</h1>", {"Content-Type": "text/html"})
+        base = target.url("/").rstrip("/")
+        after = await _run(
+            _check(base, "    steps:\n      - goto: /\n      - expect_text: fine\n", tmp_path),
+            base,
+            resources,
+        )
+    assert after.status is Status.ok, after.reason()
