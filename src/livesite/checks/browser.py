@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from livesite.assertions import Observation
-from livesite.checks.browsing import artifacts
+from livesite.checks.browsing import artifacts, identity
 from livesite.checks.browsing.journey import Run, Watch
 from livesite.checks.browsing.pool import DEFAULT_EXECUTABLE, Browsers, BrowserStartError, find_executable
 from livesite.checks.browsing.steps import BrowserStep
@@ -109,13 +109,10 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     failure: Failure | None = None
     ctx.progress.phase = "waiting for a browser"
     try:
-        async with pool.context(extra_http_headers=dict(_headers(ctx))) as context:
+        async with pool.context() as context:
             ctx.progress.phase = "processing"
-            cookie_url = base_url or _first_url(steps)
-            if ctx.identity.cookies and cookie_url:
-                await context.add_cookies(
-                    [{"name": k, "value": v, "url": cookie_url} for k, v in ctx.identity.cookies]
-                )
+            origins = identity.site_origins(steps, base_url)
+            await identity.apply(context, _headers(ctx), ctx.identity.cookies, origins)
             page = await context.new_page()
             watch.attach(page)
             journey = Run(page, steps, values, watch, deadline, spec.step_timeout, base_url, results)

@@ -514,3 +514,27 @@ async def test_a_page_whose_script_never_yields_ends_at_the_check_timeout(
             resources,
         )
     assert after.status is Status.ok, after.reason()
+
+
+async def test_the_identity_stays_on_the_site_so_a_partner_api_sees_a_visitor_like_any_other(
+    resources: Resources, tmp_path: Path
+) -> None:
+    # A header the page did not set would turn its cross-origin fetch into a CORS preflight that the
+    # partner refuses: the fake user's page would break where a real visitor's works.
+    async with TargetServer() as site, TargetServer() as partner:
+        api = partner.url("/status/200?body=hi&h=Access-Control-Allow-Origin:*")
+        page = f"""<h1>shop</h1><script>fetch("{api}").then(
+          (r) => document.body.insertAdjacentText("beforeend", "partner said " + r.status),
+          (e) => document.body.insertAdjacentText("beforeend", "partner failed " + e))</script>"""
+        site.respond("/", 200, page, {"Content-Type": "text/html"})
+        base = site.url("/").rstrip("/")
+        check = _check(base, "    steps:\n      - goto: /\n      - expect_text: partner said 200\n", tmp_path)
+        user = Identity(
+            user="u9", headers=(("X-Livesite-Synthetic", "u9"),), cookies=(("sid", "s1d-v4lue-0001"),)
+        )
+        result = await _run(check, base, resources, user)
+    assert result.status is Status.ok, result.reason()
+    assert site.received[0].headers["x-livesite-synthetic"] == "u9"
+    assert [r.method for r in partner.received] == ["GET"], "no preflight"
+    assert "x-livesite-synthetic" not in partner.received[0].headers
+    assert "s1d-v4lue-0001" not in partner.received[0].headers.get("cookie", "")
