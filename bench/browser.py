@@ -4,7 +4,8 @@ Both drive Debian's Chromium through the same journey (the demo shop: home → f
 quantity → add to cart → the answer), against the same demo production on 127.0.0.1, alternating
 run by run, each with a fresh context in its own long-lived browser. The plain script is what a
 user of Playwright would write by hand; the difference is what livesite adds (the frame, the
-per-step Navigation Timing and revision, the watch on console and requests, redaction).
+per-step Navigation Timing and revision, the watch on console and requests, redaction, and the
+synthetic-user marker header added by a route on the site's origin).
 
 Prints per step the median wall time of each side, then per journey: median wall time, CPU of this
 process (livesite's Python, or Playwright's client) and of the browser's process tree, and the
@@ -25,7 +26,7 @@ from pathlib import Path
 import psutil
 from playwright.async_api import Page, async_playwright
 
-from livesite.checks import Resources, RunContext, run_check
+from livesite.checks import Identity, Resources, RunContext, run_check
 from livesite.checks.browser import BrowserCheck
 from livesite.checks.browsing.pool import CHROMIUM_ARGS, DEFAULT_EXECUTABLE, Browsers
 from livesite.config import loads
@@ -110,7 +111,10 @@ async def main(runs: int) -> None:
             assert isinstance(spec, BrowserCheck)
             resources = Resources(Path(tmp))
             browsers = resources.shared("browsers", Browsers)
-            ctx = RunContext(zone=Zone(name="zone-a", base_url=base), resources=resources)
+            # As a fake user: the synthetic-user marker goes with every request to the site (a route
+            # per origin adds it), as it would in production.
+            user = Identity(user="bench-user", headers=(("X-Livesite-Synthetic", "bench-user"),))
+            ctx = RunContext(zone=Zone(name="zone-a", base_url=base), resources=resources, identity=user)
             ours: list[list[float]] = []
             theirs: list[list[float]] = []
             totals: dict[str, list[float]] = {"livesite": [], "plain": []}

@@ -99,3 +99,30 @@ def test_a_relative_url_needs_a_base_url() -> None:
     with pytest.raises(ConfigError) as caught:
         loads("checks:\n  - name: j\n    kind: browser\n    url: /home\n", file="c.yaml")
     assert "c.yaml:4" in str(caught.value) and "base_url" in str(caught.value)
+
+
+def test_chromium_timing_becomes_blackbox_phases_and_a_kept_alive_connection_has_no_connect() -> None:
+    from livesite.checks.browsing.journey import phases_of
+
+    fresh = {
+        "startTime": 1.7e12,
+        "domainLookupStart": 0.5,
+        "domainLookupEnd": 2.5,
+        "connectStart": 2.5,
+        "secureConnectionStart": 4.0,
+        "connectEnd": 10.0,
+        "requestStart": 10.5,
+        "responseStart": 40.5,
+        "responseEnd": 45.5,
+    }
+    phases = phases_of(fresh)
+    got = (phases.resolve, phases.connect, phases.tls, phases.processing, phases.transfer)
+    assert got == pytest.approx((0.002, 0.0015, 0.006, 0.03, 0.005))
+    reused = {**fresh, "domainLookupStart": -1, "domainLookupEnd": -1, "connectStart": -1,
+              "secureConnectionStart": -1, "connectEnd": -1}  # fmt: skip
+    assert phases_of(reused).model_dump() == {
+        **phases.model_dump(),
+        "resolve": 0.0,
+        "connect": 0.0,
+        "tls": 0.0,
+    }

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from playwright.async_api import ConsoleMessage, Page, Request, Response
 
 MAX_EVENTS = 200  # console errors and failed requests kept per run: a page in a loop logs forever
-_EVALUATE_SECONDS = 1.0
 _TEXT_SHOWN = 160  # characters of what the page shows, quoted when an expected text is missing
 _NET_ERRORS = (
     ("ERR_NAME_NOT_RESOLVED", FailureKind.dns),
@@ -44,6 +43,7 @@ class Navigation:
     status: int  # 0: no answer (``error`` says why)
     revision: str
     error: str = ""
+    request: Request | None = None  # its timing is complete once the step is over
 
 
 @dataclass(slots=True)
@@ -95,7 +95,7 @@ class Watch:
             )
         if _main_document(page, request):
             revision = response.headers.get(self.revision_header.lower(), "")
-            self.navigations.append(Navigation(response.url, response.status, revision))
+            self.navigations.append(Navigation(response.url, response.status, revision, request=request))
 
 
 def _main_document(page: Page, request: Request) -> bool:
@@ -161,7 +161,11 @@ class Run:
                 message=f"step {title!r}: the page {navigation.url} answered HTTP {navigation.status}",
                 step=title,
             )
-        phases = await self._phases() if navigation is not None and navigation.status else None
+        phases = (
+            phases_of(navigation.request.timing)
+            if navigation is not None and navigation.request is not None
+            else None
+        )
         self.results.append(
             StepResult(
                 name=title,
@@ -281,34 +285,25 @@ class Run:
                 FailureKind.assertion, f"expected the URL to contain {text!r}, it is {self._url()!r}"
             ) from None
 
-    async def _phases(self) -> Phases | None:
-        """The main document's Navigation Timing, as blackbox's phases (None when the page has none)."""
-        try:
-            # Bounded: a page whose script never yields would keep the evaluation waiting.
-            t = await asyncio.wait_for(self.page.evaluate(_NAVIGATION_TIMING), _EVALUATE_SECONDS)
-        except Exception:
-            return None
-        if not isinstance(t, dict):
-            return None
 
-        def span(start: str, end: str) -> float:
-            a, b = t.get(start) or 0.0, t.get(end) or 0.0
-            return max(0.0, (b - a) / 1000) if a and b else 0.0
+def phases_of(timing: Mapping[str, object]) -> Phases:
+    """Chromium's timing of a request (ms from its start, -1 where it did not happen, as Playwright
+    gives it) as blackbox's phases: a kept-alive connection has no resolve, connect or tls."""
 
-        tls = span("secureConnectionStart", "connectEnd")
-        return Phases(
-            resolve=span("domainLookupStart", "domainLookupEnd"),
-            connect=max(0.0, span("connectStart", "connectEnd") - tls),
-            tls=tls,
-            processing=span("requestStart", "responseStart"),
-            transfer=span("responseStart", "responseEnd"),
-        )
+    def span(start: str, end: str) -> float:
+        a, b = timing.get(start, -1.0), timing.get(end, -1.0)
+        if not (isinstance(a, int | float) and isinstance(b, int | float)) or a < 0 or b < 0:
+            return 0.0
+        return max(0.0, (b - a) / 1000)
 
-
-_NAVIGATION_TIMING = """() => {
-  const n = performance.getEntriesByType('navigation')[0];
-  return n ? n.toJSON() : null;
-}"""
+    tls = span("secureConnectionStart", "connectEnd")
+    return Phases(
+        resolve=span("domainLookupStart", "domainLookupEnd"),
+        connect=max(0.0, span("connectStart", "connectEnd") - tls),
+        tls=tls,
+        processing=span("requestStart", "responseStart"),
+        transfer=span("responseStart", "responseEnd"),
+    )
 
 
 def _shown(text: str) -> str:
