@@ -11,7 +11,7 @@ Prints per step the median wall time of each side, then per journey: median wall
 process (livesite's Python, or Playwright's client) and of the browser's process tree, and the
 browser's resident memory (summed RSS of its processes, an upper bound), and one ratio line.
 
-    python bench/browser.py [--runs 10]
+    python bench/browser.py [--runs 10] [--anonymous]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def cpu_and_rss(processes: list[psutil.Process]) -> tuple[float, int]:
     return cpu, rss
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, anonymous: bool = False) -> None:
     me = psutil.Process()
     with tempfile.TemporaryDirectory() as tmp:
         state = await up(DemoOptions(state_dir=Path(tmp) / "demo"))
@@ -114,6 +114,8 @@ async def main(runs: int) -> None:
             # As a fake user: the synthetic-user marker goes with every request to the site (a route
             # per origin adds it), as it would in production.
             user = Identity(user="bench-user", headers=(("X-Livesite-Synthetic", "bench-user"),))
+            if anonymous:
+                user = Identity()
             ctx = RunContext(zone=Zone(name="zone-a", base_url=base), resources=resources, identity=user)
             ours: list[list[float]] = []
             theirs: list[list[float]] = []
@@ -192,4 +194,6 @@ async def main(runs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--anonymous", action="store_true", help="run livesite's side as nobody (no marker)")
+    args = parser.parse_args()
+    asyncio.run(main(args.runs, args.anonymous))
