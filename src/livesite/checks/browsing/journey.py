@@ -105,6 +105,8 @@ def _main_document(page: Page, request: Request) -> bool:
         return False
 
 
+# A failure's message does not repeat the step: ``Failure.step`` names it, and Result.reason() reads
+# "assertion at step 'open the sale': the page .../sale answered HTTP 404".
 class StepFailed(Exception):
     def __init__(self, kind: FailureKind, message: str) -> None:
         super().__init__(message)
@@ -141,24 +143,24 @@ class Run:
         try:
             await self._act(step, self._timeout(step))
         except StepFailed as e:
-            failure = Failure(kind=e.kind, message=f"step {title!r}: {e.message}", step=title)
+            failure = Failure(kind=e.kind, message=e.message, step=title)
         except UndefinedVariable as e:
-            failure = Failure(kind=FailureKind.script, message=f"step {title!r}: {e}", step=title)
+            failure = Failure(kind=FailureKind.script, message=str(e), step=title)
         except Exception as e:  # Playwright's errors: say what the step acted on, its call log is long
             doing = f"{step.action} {step.argument!r}"
-            failure = Failure(kind=_kind_of(e), message=f"step {title!r}: {doing}: {_message(e)}", step=title)
+            failure = Failure(kind=_kind_of(e), message=f"{doing}: {_message(e)}", step=title)
         duration = time.perf_counter() - t0
         navigation = self.watch.navigations[-1] if len(self.watch.navigations) > seen else None
         if failure is None and navigation is not None and navigation.status == 0:
             failure = Failure(
                 kind=_kind_of(Exception(navigation.error)),
-                message=f"step {title!r}: the page {navigation.url} did not load: {navigation.error}",
+                message=f"the page {navigation.url} did not load: {navigation.error}",
                 step=title,
             )
         elif failure is None and navigation is not None and navigation.status >= 400:
             failure = Failure(
                 kind=FailureKind.http,
-                message=f"step {title!r}: the page {navigation.url} answered HTTP {navigation.status}",
+                message=f"the page {navigation.url} answered HTTP {navigation.status}",
                 step=title,
             )
         phases = (
