@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy system-deps clean
+.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy bench-browser system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-fault-proxy: $(STAMP) system-deps
 
 bench-links: $(STAMP) system-deps
 	$(BIN)/python bench/links.py
+
+bench-browser: $(STAMP) system-deps
+	$(BIN)/python bench/browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite

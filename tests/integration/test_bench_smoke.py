@@ -90,3 +90,7 @@ def test_the_cross_zone_benchmark_prints_its_ratio_line() -> None:
     assert re.search(
         r"^cross_zone: consistency \d+ µs CPU per zone vs http \d+ µs per probe → ratio [\d.]+×$", out, re.M
     )
+@pytest.mark.skipif(not _installed("chromium"), reason="needs Debian's chromium")
+def test_the_browser_benchmark_prints_its_ratio_line() -> None:
+    out = _run("browser.py", "--runs", "1", timeout_seconds=180)
+    assert re.search(r"^browser: livesite \d+ ms/journey .* → ratio [\d.]+×$", out, re.M), out

@@ -22,7 +22,7 @@ async def run_example(name: str, state: DemoState, **env: str) -> dict[tuple[str
     return {(r.check, r.zone): r for r in results}
 
 
-@pytest.mark.parametrize("name", ["demo-checks.yaml", "split", "links.yaml"])
+@pytest.mark.parametrize("name", ["demo-checks.yaml", "split", "links.yaml", "browser.yaml"])
 async def test_every_example_passes_against_a_healthy_demo(name: str, demo: DemoState) -> None:
     results = await run_example(name, demo)
     assert results

@@ -109,6 +109,7 @@ class Resources:
         self._connections: dict[tuple[str, str, str], Connection] = {}
         self._not_after: dict[bytes, datetime | None] = {}
         self._memo: dict[tuple[int, str], tuple[CheckBase, object]] = {}
+        self._shared: dict[str, object] = {}
 
     def ssl_context(self, tls: TlsSettings) -> ssl.SSLContext:
         key = (tls.verify, tls.ca_file, tls.cert_file, tls.key_file)
@@ -178,7 +179,28 @@ class Resources:
                 self._not_after.pop(next(iter(self._not_after)))
         return self._not_after[der]
 
+    def shared(self, key: str, make: Callable[[], T]) -> T:
+        """One long-lived thing per ``key`` for every run (a browser pool), made on first use.
+
+        What has an ``aclose`` is closed by :meth:`aclose`; a ``close`` also runs in :meth:`close`.
+        """
+        if key not in self._shared:
+            self._shared[key] = make()
+        return cast(T, self._shared[key])
+
+    async def aclose(self) -> None:
+        """:meth:`close`, after closing the shared things that need the event loop to close."""
+        for thing in self._shared.values():
+            aclose = getattr(thing, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        self.close()
+
     def close(self) -> None:
+        for thing in self._shared.values():
+            close = getattr(thing, "close", None)
+            if close is not None:
+                close()
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()

@@ -99,8 +99,55 @@ def product(ctx: PageContext, item: Product) -> str:
 <p>Price: <span class="price" data-product="{item.id}">{price(item.price_cents)}</span></p>
 <p><a href="#reviews">Read the reviews</a> · <a href="/products">Back to all products</a></p>
 <p><a href="{escape(referral_url(ctx, "product", item.slug))}" rel="sponsored">Pay in 3 with our partner</a></p>
+{_add_to_cart(item)}
 {reviews}"""
     return _layout(ctx, item.name, body)
+
+
+# The forms post to the JSON API from the page, as a single-page shop would; the token of /login is
+# kept in the tab's sessionStorage. They give browser journeys something to fill, select and click.
+def _add_to_cart(item: Product) -> str:
+    return f"""<form id="add-to-cart" data-product="{item.id}">
+<label>Quantity <select id="quantity" name="quantity"><option>1</option><option>2</option><option>3</option></select></label>
+<button type="submit">Add to cart</button></form>
+<p id="cart-status" role="status"></p>
+<script>
+document.getElementById("add-to-cart").addEventListener("submit", async (event) => {{
+  event.preventDefault();
+  const status = document.getElementById("cart-status");
+  const token = sessionStorage.getItem("token");
+  if (!token) {{ status.textContent = "Sign in to add to your cart"; return; }}
+  const answer = await fetch("/api/cart", {{method: "POST",
+    headers: {{"Content-Type": "application/json", "Authorization": "Bearer " + token}},
+    body: JSON.stringify({{product_id: {item.id}, quantity: Number(document.getElementById("quantity").value)}})}});
+  status.textContent = answer.ok ? "Added to your cart: " + (await answer.json()).items.length + " item(s)"
+                                 : "Could not add to your cart (HTTP " + answer.status + ")";
+}});
+</script>"""
+
+
+def login(ctx: PageContext) -> str:
+    body = """<form id="login">
+<label>Email <input id="email" name="email" type="email" autocomplete="username" required></label>
+<label>Password <input id="password" name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>
+<p id="login-status" role="status"></p>
+<script>
+document.getElementById("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const email = document.getElementById("email").value;
+  const answer = await fetch("/api/login", {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({email: email, password: document.getElementById("password").value})});
+  const status = document.getElementById("login-status");
+  if (answer.ok) {
+    sessionStorage.setItem("token", (await answer.json()).token);
+    status.textContent = "Signed in as " + email;
+  } else {
+    status.textContent = "Wrong email or password";
+  }
+});
+</script>"""
+    return _layout(ctx, "Sign in", body)
 
 
 def about(ctx: PageContext) -> str:

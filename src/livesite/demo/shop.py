@@ -165,6 +165,9 @@ class Shop:
     async def about(self, request: Request) -> Response:
         return self._cacheable(HTMLResponse(pages.about(self.ctx)))
 
+    async def login_page(self, request: Request) -> Response:
+        return self._cacheable(HTMLResponse(pages.login(self.ctx)))
+
     async def cart_page(self, request: Request) -> Response:
         return self._private(HTMLResponse(pages.cart(self.ctx)))
 
@@ -356,6 +359,7 @@ def create_app(settings: ShopSettings) -> ASGIApp:
         Route("/products/{product_id:int}", shop.product_page),
         Route("/about", shop.about),
         Route("/cart", shop.cart_page),
+        Route("/login", shop.login_page),
         Route("/static/shop.css", shop.stylesheet),
         Route("/api/products", shop.products),
         Route("/api/products/{product_id:int}", shop.product),

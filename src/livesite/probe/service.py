@@ -92,6 +92,10 @@ class ProbeService:
     def close(self) -> None:
         self.contexts.close()
 
+    async def aclose(self) -> None:
+        """:meth:`close`, after closing what needs the event loop (browsers)."""
+        await self.contexts.resources.aclose()
+
     async def _execute(self, job: Job) -> None:
         ctx = self.contexts.get(job.zone, job.identity)
         result = await run_with_retries(job.check, ctx, job.retries, self.kinds)
