@@ -21,6 +21,7 @@ from rich.text import Text
 
 from livesite import runtime
 from livesite.cli import render, stores
+from livesite.cli.analyze import analyze as analyze_command
 from livesite.cli.demo import app as demo_app
 from livesite.cli.signals import stop_on_signals
 from livesite.config import Config, load
@@ -339,6 +340,7 @@ def history(
 
 
 app.add_typer(demo_app, name="demo")
+app.command("analyze")(analyze_command)
 
 
 @app.command()
