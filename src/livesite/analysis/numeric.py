@@ -86,7 +86,12 @@ def binomial_cdf(k: float, n: float, p: float) -> float:
         return 1.0
     if k < 0:
         return 0.0
-    return 1.0 - binomial_sf(k + 1.0, n, p)
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    # 1 − I_p(k + 1, n − k): defined for fractional n too, where k + 1 may exceed n.
+    return 1.0 - beta_regularized(k + 1.0, n - k, p)
 
 
 def beta_quantile(q: float, a: float, b: float) -> float:
