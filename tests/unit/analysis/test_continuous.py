@@ -48,7 +48,9 @@ def test_an_unchanged_canary_passes() -> None:
     assert "no significant increase" in verdict.reason
 
 
-@pytest.mark.parametrize(("baseline", "canary"), [([], []), ([0.1] * 50, []), ([], [0.1] * 50), ([0.1] * 9, [0.2] * 9)])
+@pytest.mark.parametrize(
+    ("baseline", "canary"), [([], []), ([0.1] * 50, []), ([], [0.1] * 50), ([0.1] * 9, [0.2] * 9)]
+)
 def test_no_data_is_never_a_pass(baseline: list[float], canary: list[float]) -> None:
     verdict = judge(baseline, canary)
     assert verdict.outcome == "inconclusive"
@@ -97,7 +99,9 @@ def test_counts_given_as_continuous_are_refused() -> None:
 
 def test_ar1_a_a_stays_under_the_false_alarm_bound_over_a_seeded_batch() -> None:
     rng = random.Random(20261129)
-    found = sim.continuous_rate(lambda b, c, d: judge(b, c, "continuous", d).outcome == "fail", rng, 1000, 60, phi=0.7)
+    found = sim.continuous_rate(
+        lambda b, c, d: judge(b, c, "continuous", d).outcome == "fail", rng, 1000, 60, phi=0.7
+    )
     # Kayenta's independence assumption fails ~10% of these (bench/judge.py); 1% is our bound.
     assert found.rate <= 0.01, found
 
@@ -105,7 +109,9 @@ def test_ar1_a_a_stays_under_the_false_alarm_bound_over_a_seeded_batch() -> None
 def test_ignoring_autocorrelation_is_what_makes_false_alarms() -> None:
     naive = RankSpec(autocorrelation="ignore", min_effective_samples=1)
     rng = random.Random(20261129)
-    found = sim.continuous_rate(lambda b, c, d: judge(b, c, "continuous", d, spec=naive).outcome == "fail", rng, 300, 60, phi=0.7)
+    found = sim.continuous_rate(
+        lambda b, c, d: judge(b, c, "continuous", d, spec=naive).outcome == "fail", rng, 300, 60, phi=0.7
+    )
     assert found.rate > 0.03, found
 
 

@@ -15,7 +15,9 @@ from livesite.analysis import simulate as sim
 def test_sparse_errors_against_none_are_caught() -> None:
     # Poisson(0.3) errors per interval of 100 requests vs none: what a rank test misses.
     rng = random.Random(9)
-    caught = sim.counts_rate(lambda b, c, d: judge(b, c, "counts", d).outcome == "fail", rng, 100, 60, 0.0, 0.3)
+    caught = sim.counts_rate(
+        lambda b, c, d: judge(b, c, "counts", d).outcome == "fail", rng, 100, 60, 0.0, 0.3
+    )
     assert caught.rate >= 0.95, caught
 
 
@@ -86,7 +88,9 @@ def test_fewer_errors_fail_only_when_fewer_is_bad() -> None:
 
 def test_a_a_counts_stay_quiet_over_a_seeded_batch() -> None:
     rng = random.Random(77)
-    found = sim.counts_rate(lambda b, c, d: judge(b, c, "counts", d).outcome == "fail", rng, 300, 60, 2.0, 2.0)
+    found = sim.counts_rate(
+        lambda b, c, d: judge(b, c, "counts", d).outcome == "fail", rng, 300, 60, 2.0, 2.0
+    )
     assert found.rate <= 0.01, found
 
 
@@ -95,7 +99,9 @@ def test_a_a_counts_stay_quiet_over_a_seeded_batch() -> None:
     st.lists(st.tuples(st.integers(0, 50), st.integers(50, 500)), min_size=1, max_size=20),
     st.lists(st.tuples(st.integers(0, 50), st.integers(50, 500)), min_size=1, max_size=20),
 )
-def test_swapping_sides_flips_the_direction(baseline: list[tuple[int, int]], canary: list[tuple[int, int]]) -> None:
+def test_swapping_sides_flips_the_direction(
+    baseline: list[tuple[int, int]], canary: list[tuple[int, int]]
+) -> None:
     spec = RateSpec(min_rate_difference=0.0)
     up = judge(baseline, canary, "counts", "increase", spec=spec)
     down = judge(canary, baseline, "counts", "decrease", spec=spec)

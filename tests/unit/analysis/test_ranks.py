@@ -27,7 +27,9 @@ CANARY = [1.15, 0.88, 0.90, 0.74, 1.21, 1.53, 2.02, 1.99, 2.11, 1.77, 1.61]
     ("alternative", "p"),
     [("greater", 0.2090259542678003), ("less", 0.8106308740567348), ("two-sided", 0.4180519085356006)],
 )
-def test_the_normal_approximation_matches_scipy_with_continuity_correction(alternative: str, p: float) -> None:
+def test_the_normal_approximation_matches_scipy_with_continuity_correction(
+    alternative: str, p: float
+) -> None:
     # Eleven on one side: scipy's `auto` would use this approximation too (no side of 8 or fewer).
     found = rank_sum(BASELINE, CANARY, alternative)  # type: ignore[arg-type]
     assert found.u == 67.0
@@ -51,7 +53,9 @@ def test_ties_get_the_tie_corrected_variance_as_in_scipy(alternative: str, p: fl
     ("alternative", "p"),
     [("greater", 0.015151515151515152), ("less", 0.9913419913419913), ("two-sided", 0.030303030303030304)],
 )
-def test_small_samples_without_ties_get_the_exact_distribution_as_in_scipy(alternative: str, p: float) -> None:
+def test_small_samples_without_ties_get_the_exact_distribution_as_in_scipy(
+    alternative: str, p: float
+) -> None:
     found = rank_sum([3.1, 4.5, 2.2, 5.0, 3.3], [4.8, 6.1, 5.5, 3.9, 7.2, 6.6], alternative)  # type: ignore[arg-type]
     assert found.exact
     assert found.u == 27.0
