@@ -125,13 +125,15 @@ class Verdict(BaseModel):
             if s.lag1_autocorrelation is not None:
                 used += f" (lag-1 autocorrelation {s.lag1_autocorrelation:.2f}"
                 used += f", variance x{s.variance_inflation:.2f})" if s.variance_inflation else ")"
-        else:
-            used += f"; events {s.baseline_events}/{s.baseline_trials} vs {s.canary_events}/{s.canary_trials}"
+        elif s.canary_trials is not None:
+            canary = f"{s.canary_events}/{s.canary_trials}"
+            baseline = f"{s.baseline_events}/{s.baseline_trials}" if s.baseline_trials is not None else None
+            used += f"; events {baseline} vs {canary}" if baseline else f"; canary events {canary}"
         lines.append(used)
         for t in self.thresholds:
             seen = "" if t.observed is None else f", observed {_num(t.observed)}"
             crossed = {True: "crossed", False: "not crossed", None: "not reached"}[t.crossed]
-            lines.append(f"threshold: {t.name} {_num(t.value)}{seen} -> {crossed}")
+            lines.append(f"threshold: {t.name} (limit {_num(t.value)}){seen} -> {crossed}")
         return lines
 
 
