@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from livesite.analysis.numeric import median
-from livesite.analysis.ranks import Alternative, rank_inflation, rank_sum, shift_interval
+from livesite.analysis.ranks import Alternative, average_ranks, rank_inflation, rank_sum, shift_interval
 from livesite.analysis.verdict import AppliedThreshold, Direction, Effect, SamplesUsed, Verdict
 
 _ALTERNATIVE: dict[Direction, Alternative] = {
@@ -59,8 +59,9 @@ def judge_continuous(
             floor.model_copy(update={"crossed": True}),
             f"too few samples: baseline {m}, canary {n}; need {spec.min_samples} per side",
         )
+    ranked = average_ranks([*b, *c])
     if spec.autocorrelation == "correct":
-        rho, inflation = rank_inflation(b, c, spec.autocorrelation_margin)
+        rho, inflation = rank_inflation(b, c, spec.autocorrelation_margin, ranked)
     else:
         rho, inflation = None, 1.0
     samples = SamplesUsed(
@@ -92,7 +93,7 @@ def judge_continuous(
                 f"{effective:.1f}; need {spec.min_effective_samples:g} per side: collect for longer"
             ),
         )
-    test = rank_sum(b, c, _ALTERNATIVE[direction], inflation)
+    test = rank_sum(b, c, _ALTERNATIVE[direction], inflation, ranked)
     # The interval whose bound matches the test: one-sided alpha ↔ two-sided 1 − 2·alpha.
     confidence = 1.0 - (spec.alpha if direction == "either" else 2.0 * spec.alpha)
     shift = shift_interval(b, c, confidence, test.sd_u)
