@@ -108,3 +108,10 @@ def test_swapping_sides_flips_the_direction(
     assert up.outcome == down.outcome
     if up.outcome != "inconclusive":
         assert up.p_value == pytest.approx(down.p_value, rel=1e-6, abs=1e-12)
+
+
+def test_an_unbounded_rate_ratio_survives_json() -> None:
+    verdict = judge([(0, 100)] * 60, [(1, 100)] * 18 + [(0, 100)] * 42, "counts")
+    text = verdict.model_dump_json()
+    assert '"estimate":"Infinity"' in text and "null" not in text.split('"effect"')[1].split("}")[0]
+    assert type(verdict).model_validate_json(text) == verdict
