@@ -17,7 +17,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
-from livesite.analysis import Threshold, Verdict, judge, judge_threshold
+from livesite.analysis import Threshold, Verdict, judge_sides, judge_threshold
 from livesite.analysis.sources import BackendSample, LatencyBucket, RouterSource
 
 BOUNDS = (0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, 0.5, math.inf)
@@ -58,8 +58,8 @@ async def main(healthy: bool) -> int:
     counts = await source.fetch("counts")
     latency = await source.fetch("continuous")
     verdicts: list[tuple[str, Verdict]] = [
-        ("errors", judge(counts.baseline, counts.canary, "counts")),  # type: ignore[arg-type]
-        ("median latency", judge(latency.baseline, latency.canary, "continuous")),  # type: ignore[arg-type]
+        ("errors", judge_sides(counts)),  # the rate test: CountSides
+        ("median latency", judge_sides(latency)),  # the rank test: ContinuousSides
         ("canary error rate", judge_threshold(Threshold.parse("error_rate < 1%"), counts.canary)),
     ]
     for name, verdict in verdicts:

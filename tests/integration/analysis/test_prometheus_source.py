@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from livesite.analysis import RankSpec, judge
+from livesite.analysis import RankSpec, judge, judge_sides
 from livesite.analysis.sources import (
     ContinuousSides,
     CountSides,
@@ -147,7 +147,7 @@ async def test_queries_a_judge_cannot_use_are_refused_in_prometheus_own_words(
             'app_latency_seconds{revision="v1"}', 'app_latency_seconds{revision="v9"}', client
         ).fetch("continuous")
     assert sides.canary == () and len(sides.baseline) >= 1
-    assert judge(sides.baseline, sides.canary).outcome == "inconclusive"  # type: ignore[arg-type]
+    assert judge_sides(sides).outcome == "inconclusive"
 
 
 async def test_nobody_listening_is_unavailable_not_a_crash() -> None:

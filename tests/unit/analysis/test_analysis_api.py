@@ -9,7 +9,9 @@ import livesite.analysis.sources
 def test_the_analysis_api_is_exactly_what_we_promise() -> None:
     assert sorted(livesite.analysis.__all__) == [
         "AppliedThreshold",
+        "ContinuousSides",
         "Count",
+        "CountSides",
         "Direction",
         "Effect",
         "Kind",
@@ -18,12 +20,14 @@ def test_the_analysis_api_is_exactly_what_we_promise() -> None:
         "RateSpec",
         "SamplesUsed",
         "SequentialSpec",
+        "Sides",
         "Threshold",
         "Verdict",
         "judge",
         "judge_continuous",
         "judge_counts",
         "judge_sequential",
+        "judge_sides",
         "judge_threshold",
     ]
     assert sorted(livesite.analysis.sources.__all__) == [

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from livesite.analysis import judge
+from livesite.analysis import RankSpec, judge_sides
 from livesite.analysis.sources import BackendSample, LatencyBucket, RouterSource, router_sides
 from livesite.analysis.sources.router import histogram_quantile
 
@@ -63,7 +63,20 @@ async def test_latency_per_interval_comes_from_the_histogram_differences() -> No
     sides = await source.fetch("continuous")
     assert sides.baseline == pytest.approx((0.05, 0.15))
     assert sides.canary == ()
-    assert judge(sides.baseline, sides.canary).outcome == "inconclusive"  # no canary data: never a pass
+    assert judge_sides(sides).outcome == "inconclusive"  # no canary data: never a pass
+
+
+def test_judge_sides_picks_the_test_by_the_samples_type() -> None:
+    snaps = [
+        snap(b, i, 1000 * i, (30 if b == "canary" else 0) * i, [])
+        for i in range(3)
+        for b in ("stable", "canary")
+    ]
+    counts = router_sides(snaps, "stable", "canary", "counts")
+    verdict = judge_sides(counts)
+    assert verdict.kind == "counts" and verdict.outcome == "fail"
+    with pytest.raises(ValueError, match="counts take a RateSpec"):
+        judge_sides(counts, spec=RankSpec())
 
 
 @pytest.mark.parametrize(
