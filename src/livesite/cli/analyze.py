@@ -22,9 +22,11 @@ from livesite.analysis import (
     Kind,
     RankSpec,
     RateSpec,
+    Threshold,
     Verdict,
     judge_continuous,
     judge_counts,
+    judge_threshold,
 )
 from livesite.analysis.calibrate import FALSE_ALARM_BOUND, CalibrationRow, calibrate
 from livesite.cli import render
@@ -60,6 +62,14 @@ def analyze(
     ] = False,
     runs: Annotated[int, typer.Option(min=10, max=100_000, help="Simulations per row (--calibrate).")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the simulations (--calibrate).")] = 1,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            "-t",
+            help="Also hold the canary to a limit: 'p99 < 300ms', 'error_rate < 1%' (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Judge a canary's exported samples against the baseline's: exit 0 pass, 1 fail, 5 inconclusive."""
     direction_ = cast(Direction, _choice(direction, ("increase", "decrease", "either"), "--direction"))
@@ -68,30 +78,50 @@ def analyze(
         rows = calibrate(random.Random(seed), runs, rank, rate, direction=direction_)
         _print_calibration(rows, as_json, runs, seed)
         return
-    if baseline is None or canary is None:
+    limits = [_threshold(text) for text in threshold or ()]
+    if canary is None or (baseline is None and not limits):
         raise UsageError(
-            "give both --baseline FILE and --canary FILE", hint="or --calibrate to run A/A simulations"
+            "give --baseline FILE and --canary FILE (or --canary FILE with --threshold)",
+            hint="or --calibrate to run A/A simulations",
         )
-    b, c = read_samples(baseline), read_samples(canary)
-    found = _kind_of(b, c, baseline, canary)
+    c = read_samples(canary)
+    b = read_samples(baseline) if baseline is not None else []
+    found = _kind_of(b, c, baseline or canary, canary)
     wanted = cast(Kind, _choice(kind, ("continuous", "counts"), "--kind")) if kind else found
     if wanted != found and (b or c):
         raise UsageError(
             f"--kind {wanted} but the files hold {found} samples",
             hint="counts are 'events,trials' lines; continuous samples are one number per line",
         )
+    for limit in limits:
+        if limit.on_counts != (wanted == "counts"):
+            needs = "'events,trials' counts" if limit.on_counts else "numbers (durations in seconds)"
+            raise UsageError(f"--threshold {limit.text!r} needs {needs}, but {canary} holds {wanted} samples")
+    verdicts: list[Verdict] = []
     try:
-        if wanted == "counts":
-            verdict = judge_counts(_counts(b), _counts(c), direction_, rate)
-        else:
-            verdict = judge_continuous(_numbers(b), _numbers(c), direction_, rank)
+        if baseline is not None:
+            if wanted == "counts":
+                verdicts.append(judge_counts(_counts(b), _counts(c), direction_, rate))
+            else:
+                verdicts.append(judge_continuous(_numbers(b), _numbers(c), direction_, rank))
+        verdicts += [
+            judge_threshold(limit, _counts(c) if limit.on_counts else _numbers(c)) for limit in limits
+        ]
     except ValueError as e:
         raise UsageError(str(e)) from None
-    _print_verdict(verdict, as_json)
-    if verdict.outcome == "fail":
+    _print_verdicts(verdicts, as_json, as_list=bool(limits))
+    outcomes = {v.outcome for v in verdicts}
+    if "fail" in outcomes:
         raise typer.Exit(1)
-    if verdict.outcome == "inconclusive":
+    if "inconclusive" in outcomes:
         raise typer.Exit(EXIT_INCONCLUSIVE)
+
+
+def _threshold(text: str) -> Threshold:
+    try:
+        return Threshold.parse(text)
+    except ValueError as e:
+        raise UsageError(f"--threshold: {e}") from None
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -203,15 +233,20 @@ def _kind_of(b: Samples, c: Samples, b_path: Path, c_path: Path) -> Kind:
     return "counts" if found == "counts" else "continuous"
 
 
-def _print_verdict(verdict: Verdict, as_json: bool) -> None:
+def _print_verdicts(verdicts: list[Verdict], as_json: bool, as_list: bool) -> None:
+    """One Verdict object in JSON, or a list of them when thresholds were asked for."""
     if as_json:
-        print(verdict.model_dump_json(indent=2))
+        if as_list:
+            print(json.dumps([json.loads(v.model_dump_json()) for v in verdicts], indent=2))
+        else:
+            print(verdicts[0].model_dump_json(indent=2))
         return
-    lines = verdict.explain()
-    head, _, rest = lines[0].partition(": ")
-    console.print(Text.assemble((head, f"bold {_STYLE[verdict.outcome]}"), ": ", render.printable(rest)))
-    for line in lines[1:]:
-        console.print(Text("  " + render.printable(line)), soft_wrap=True)
+    for verdict in verdicts:
+        lines = verdict.explain()
+        head, _, rest = lines[0].partition(": ")
+        console.print(Text.assemble((head, f"bold {_STYLE[verdict.outcome]}"), ": ", render.printable(rest)))
+        for line in lines[1:]:
+            console.print(Text("  " + render.printable(line)), soft_wrap=True)
 
 
 def _print_calibration(rows: list[CalibrationRow], as_json: bool, runs: int, seed: int) -> None:

@@ -97,7 +97,10 @@ def test_a_bad_file_names_the_line_and_exits_2(tmp_path: Path, lines: list[str],
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--baseline", "x.txt"], "give both --baseline FILE and --canary FILE"),
+        (
+            ["--baseline", "x.txt"],
+            "give --baseline FILE and --canary FILE (or --canary FILE with --threshold)",
+        ),
         (["--baseline", "nope.txt", "--canary", "nope.txt"], "cannot read samples from nope.txt"),
         (["--calibrate", "--direction", "up"], "--direction 'up' is not one of increase, decrease, either"),
         (["--calibrate", "--alpha", "0.7"], "--alpha 0.7 must be above 0 and below 0.5"),
@@ -120,3 +123,16 @@ def test_calibrate_prints_the_a_a_false_alarm_rates(tmp_path: Path) -> None:
     assert json.loads(again.stdout) == rows  # a seed reproduces a run
     table = livesite("analyze", "--calibrate", "--runs", "10")
     assert table.returncode == 0 and "A/A false-alarm rate" in table.stdout and "AR(1)" in table.stdout
+
+
+def test_thresholds_hold_the_canary_to_limits(tmp_path: Path) -> None:
+    canary = write(tmp_path / "c.txt", ["0.1"] * 98 + ["0.2", "0.5"])
+    done = livesite("analyze", "--canary", str(canary), "-t", "p99 < 200ms", "-t", "mean < 1s")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL: p99 is 203ms: breaks p99 < 200ms" in done.stdout and "PASS: mean is" in done.stdout
+    listed = livesite("analyze", "--canary", str(canary), "-t", "p99 < 1s", "--json")
+    assert listed.returncode == 0
+    assert [v["outcome"] for v in json.loads(listed.stdout)] == ["pass"]
+    wrong = livesite("analyze", "--canary", str(canary), "-t", "error_rate < 1%")
+    assert wrong.returncode == 2
+    assert "needs 'events,trials' counts" in wrong.stderr
