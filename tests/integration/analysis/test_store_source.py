@@ -6,8 +6,10 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from livesite.analysis import judge
-from livesite.analysis.sources import ContinuousSides, CountSides, StoreSource
+from livesite.analysis.sources import ContinuousSides, CountSides, SourceError, StoreSource
 from livesite.results import Failure, FailureKind, Result, Status
 from livesite.store import SqliteStore
 
@@ -82,3 +84,20 @@ async def test_a_revision_with_no_results_is_inconclusive_not_a_pass(tmp_path: P
     assert counts.canary == ((0, 0), (0, 0))  # every bucket reported, even empty
     assert judge(counts.baseline, counts.canary, "counts").outcome == "inconclusive"
     assert judge(latency.baseline, latency.canary).outcome == "inconclusive"
+
+
+async def test_a_window_that_ends_before_it_starts_is_a_source_error(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "results.db")
+    try:
+        source = StoreSource(
+            reader=store,
+            check="checkout",
+            since=T0,
+            until=T0 - timedelta(seconds=1),
+            baseline="v1",
+            canary="v2",
+        )
+        with pytest.raises(SourceError, match="must be after since"):
+            await source.fetch("counts")
+    finally:
+        await store.close()
