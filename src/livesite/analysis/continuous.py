@@ -129,7 +129,7 @@ def judge_continuous(
         high=None if shift.high is None else _relative(shift.high, scale),
         confidence=confidence,
     )
-    moved = f"the canary's median moved {relative:+.1%} ({shift.estimate:+.4g})"
+    moved = f"the canary shifted {relative:+.1%} of the baseline's median ({shift.estimate:+.4g})"
     if significant and big:
         outcome, reason = "fail", f"{moved}, p = {test.p_value:.2g} < {spec.alpha:g}"
     elif significant:

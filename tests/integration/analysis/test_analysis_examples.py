@@ -15,7 +15,7 @@ def test_the_router_example_fails_a_bad_canary_and_passes_a_healthy_one() -> Non
     script = str(EXAMPLES / "judge_a_canary.py")
     bad = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1, bad.stderr
-    assert "FAIL: canary 18/6000" in bad.stdout and "FAIL: the canary's median moved +19" in bad.stdout
+    assert "FAIL: canary 18/6000" in bad.stdout and "FAIL: the canary shifted +19" in bad.stdout
     assert "PASS: error_rate is 0.300%" in bad.stdout  # under the 1% threshold, caught by the rate test
     healthy = subprocess.run(
         [sys.executable, script, "--healthy"], capture_output=True, text=True, timeout=120
