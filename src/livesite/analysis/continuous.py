@@ -91,6 +91,8 @@ def judge_continuous(
             reason=(
                 f"the series are so autocorrelated (lag-1 {rho:.2f}) that {min(m, n)} samples count as "
                 f"{effective:.1f}; need {spec.min_effective_samples:g} per side: collect for longer"
+                if inflation > 1.0 and rho is not None
+                else f"{min(m, n)} samples per side; need {spec.min_effective_samples:g}: collect for longer"
             ),
         )
     test = rank_sum(b, c, _ALTERNATIVE[direction], inflation, ranked)

@@ -134,3 +134,10 @@ def test_a_canary_uniformly_much_slower_never_passes(baseline: list[float], fact
     canary = [v * factor + 10.0 for v in baseline]
     verdict = judge(baseline, canary, spec=RankSpec(autocorrelation="ignore"))
     assert verdict.outcome == "fail"
+
+
+def test_a_stricter_effective_floor_without_the_correction_is_still_a_sentence() -> None:
+    spec = RankSpec(autocorrelation="ignore", min_effective_samples=50)
+    verdict = judge(series(1, 20), series(2, 20), spec=spec)
+    assert verdict.outcome == "inconclusive"
+    assert verdict.reason == "20 samples per side; need 50: collect for longer"
