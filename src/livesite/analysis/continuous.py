@@ -31,7 +31,7 @@ class RankSpec(BaseModel):
     min_relative_shift: float = Field(default=0.01, ge=0)  # of the baseline's median
     min_absolute_shift: float = Field(default=0.0, ge=0)  # in the samples' unit (seconds)
     min_samples: int = Field(default=10, ge=2)  # per side, before anything is said
-    min_effective_samples: float = Field(default=5.0, gt=0)  # per side, after the autocorrelation correction
+    min_effective_samples: float = Field(default=8.0, gt=0)  # per side, after the autocorrelation correction
     # Autocorrelation: "correct" inflates Var(U) by the rank series' long-run variance; "ignore"
     # treats points as independent (Kayenta's assumption: use it only for request-level samples).
     autocorrelation: Literal["correct", "ignore"] = "correct"
