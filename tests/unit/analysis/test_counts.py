@@ -82,7 +82,9 @@ def test_bursty_errors_are_weighed_down_not_read_as_strong_evidence() -> None:
 def test_fewer_errors_fail_only_when_fewer_is_bad() -> None:
     baseline, canary = [(30, 1000)] * 20, [(5, 1000)] * 20
     assert judge(baseline, canary, "counts", "increase").outcome == "pass"
-    assert judge(baseline, canary, "counts", "decrease").outcome == "fail"
+    fewer = judge(baseline, canary, "counts", "decrease")
+    assert fewer.outcome == "fail" and "less than 1/1.2 of the baseline's rate" in fewer.reason
+    assert all(t.crossed for t in fewer.thresholds if t.name != "min trials per side")
     assert judge(baseline, canary, "counts", "either").outcome == "fail"
 
 
