@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy bench-browser system-deps clean
+.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy bench-browser bench-judge system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ bench-links: $(STAMP) system-deps
 
 bench-browser: $(STAMP) system-deps
 	$(BIN)/python bench/browser.py
+
+bench-judge: $(STAMP)
+	$(BIN)/python bench/judge.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from livesite.analysis.numeric import median
-from livesite.analysis.ranks import Alternative, rank_inflation, rank_sum, shift_interval
+from livesite.analysis.ranks import Alternative, average_ranks, rank_inflation, rank_sum, shift_interval
 from livesite.analysis.verdict import AppliedThreshold, Direction, Effect, SamplesUsed, Verdict
 
 _ALTERNATIVE: dict[Direction, Alternative] = {
@@ -31,7 +31,7 @@ class RankSpec(BaseModel):
     min_relative_shift: float = Field(default=0.01, ge=0)  # of the baseline's median
     min_absolute_shift: float = Field(default=0.0, ge=0)  # in the samples' unit (seconds)
     min_samples: int = Field(default=10, ge=2)  # per side, before anything is said
-    min_effective_samples: float = Field(default=5.0, gt=0)  # per side, after the autocorrelation correction
+    min_effective_samples: float = Field(default=8.0, gt=0)  # per side, after the autocorrelation correction
     # Autocorrelation: "correct" inflates Var(U) by the rank series' long-run variance; "ignore"
     # treats points as independent (Kayenta's assumption: use it only for request-level samples).
     autocorrelation: Literal["correct", "ignore"] = "correct"
@@ -59,8 +59,9 @@ def judge_continuous(
             floor.model_copy(update={"crossed": True}),
             f"too few samples: baseline {m}, canary {n}; need {spec.min_samples} per side",
         )
+    ranked = average_ranks([*b, *c])
     if spec.autocorrelation == "correct":
-        rho, inflation = rank_inflation(b, c, spec.autocorrelation_margin)
+        rho, inflation = rank_inflation(b, c, spec.autocorrelation_margin, ranked)
     else:
         rho, inflation = None, 1.0
     samples = SamplesUsed(
@@ -90,9 +91,11 @@ def judge_continuous(
             reason=(
                 f"the series are so autocorrelated (lag-1 {rho:.2f}) that {min(m, n)} samples count as "
                 f"{effective:.1f}; need {spec.min_effective_samples:g} per side: collect for longer"
+                if inflation > 1.0 and rho is not None
+                else f"{min(m, n)} samples per side; need {spec.min_effective_samples:g}: collect for longer"
             ),
         )
-    test = rank_sum(b, c, _ALTERNATIVE[direction], inflation)
+    test = rank_sum(b, c, _ALTERNATIVE[direction], inflation, ranked)
     # The interval whose bound matches the test: one-sided alpha ↔ two-sided 1 − 2·alpha.
     confidence = 1.0 - (spec.alpha if direction == "either" else 2.0 * spec.alpha)
     shift = shift_interval(b, c, confidence, test.sd_u)
@@ -128,7 +131,7 @@ def judge_continuous(
         high=None if shift.high is None else _relative(shift.high, scale),
         confidence=confidence,
     )
-    moved = f"the canary's median moved {relative:+.1%} ({shift.estimate:+.4g})"
+    moved = f"the canary shifted {relative:+.1%} of the baseline's median ({shift.estimate:+.4g})"
     if significant and big:
         outcome, reason = "fail", f"{moved}, p = {test.p_value:.2g} < {spec.alpha:g}"
     elif significant:

@@ -85,7 +85,11 @@ def judge_counts(
             name="min rate ratio (the null tested)",
             value=rho0,
             observed=effect.estimate,
-            crossed=effect.estimate > rho0 if direction == "increase" else None,
+            crossed={
+                "increase": effect.estimate > rho0,
+                "decrease": effect.estimate < 1.0 / rho0,
+                "either": effect.estimate > rho0 or effect.estimate < 1.0 / rho0,
+            }[direction],
         ),
         AppliedThreshold(
             name="min rate difference", value=spec.min_rate_difference, observed=bad_difference, crossed=big

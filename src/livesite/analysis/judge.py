@@ -7,6 +7,7 @@ from typing import overload
 
 from livesite.analysis.continuous import RankSpec, judge_continuous
 from livesite.analysis.counts import RateSpec, judge_counts
+from livesite.analysis.sides import ContinuousSides, Sides
 from livesite.analysis.verdict import Count, Direction, Kind, Verdict
 
 
@@ -56,3 +57,17 @@ def judge(
     if spec is not None and not isinstance(spec, RateSpec):
         raise ValueError("kind 'counts' takes a RateSpec")
     return judge_counts(baseline, canary, direction, spec or RateSpec())  # type: ignore[arg-type]
+
+
+def judge_sides(
+    sides: Sides, direction: Direction = "increase", *, spec: RankSpec | RateSpec | None = None
+) -> Verdict:
+    """:func:`judge` what a source fetched: the rank test for :class:`ContinuousSides`, the rate
+    test for :class:`CountSides` (chosen by the type, never by a string)."""
+    if isinstance(sides, ContinuousSides):
+        if spec is not None and not isinstance(spec, RankSpec):
+            raise ValueError("continuous samples take a RankSpec")
+        return judge_continuous(sides.baseline, sides.canary, direction, spec or RankSpec())
+    if spec is not None and not isinstance(spec, RateSpec):
+        raise ValueError("counts take a RateSpec")
+    return judge_counts(sides.baseline, sides.canary, direction, spec or RateSpec())

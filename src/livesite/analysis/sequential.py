@@ -36,14 +36,20 @@ class SequentialSpec(BaseModel):
 
 def _log_e(pairs: Sequence[tuple[Count, Count]], thetas: Sequence[float], null: float) -> float:
     """log of the average, over ``thetas``, of the likelihood ratio of θ against ``null``."""
+    # Intervals with the same traffic split share π(θ): sum their events once.
+    split: dict[float, list[int]] = {}
+    for (eb, tb), (ec, tc) in pairs:
+        if tb == 0 or tc == 0 or eb + ec == 0:
+            continue
+        events = split.setdefault(tc / tb, [0, 0])
+        events[0] += eb
+        events[1] += ec
     logs = []
     for theta in thetas:
         total = 0.0
-        for (eb, tb), (ec, tc) in pairs:
-            if tb == 0 or tc == 0 or eb + ec == 0:
-                continue
-            share = theta * tc / (theta * tc + tb)
-            share0 = null * tc / (null * tc + tb)
+        for ratio, (eb, ec) in split.items():
+            share = theta * ratio / (theta * ratio + 1.0)
+            share0 = null * ratio / (null * ratio + 1.0)
             total += ec * math.log(share / share0) + eb * math.log((1.0 - share) / (1.0 - share0))
         logs.append(total)
     top = max(logs)

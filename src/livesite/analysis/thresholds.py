@@ -92,7 +92,15 @@ def judge_threshold(
     kind = "counts" if threshold.on_counts else "continuous"
     n = len(samples)
     observed = observe(threshold, samples) if n >= min_samples else None
-    used = SamplesUsed(n_baseline=0, n_canary=n, effective_n_baseline=0, effective_n_canary=n)
+    pairs = [x for x in samples if isinstance(x, tuple)]
+    used = SamplesUsed(
+        n_baseline=0,
+        n_canary=n,
+        effective_n_baseline=0,
+        effective_n_canary=n,
+        canary_events=sum(e for e, _ in pairs) if threshold.on_counts else None,
+        canary_trials=sum(t for _, t in pairs) if threshold.on_counts else None,
+    )
     if observed is None:
         return Verdict(
             outcome="inconclusive",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import BaseModel, ConfigDict
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 Kind = Literal["continuous", "counts"]
@@ -20,25 +20,21 @@ Kind = Literal["continuous", "counts"]
 Direction = Literal["increase", "decrease", "either"]
 # One interval's count: (events, trials), e.g. (errors, requests).
 Count = tuple[int, int]
+# JSON has no infinity, and a rate ratio over a baseline without errors is unbounded: write it as
+# the string "Infinity", which reads back as a float, rather than null, which would lose it.
+_MODEL = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
 
 
 class Effect(BaseModel):
     """How big the change is, in the judge's own unit, with its confidence interval."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     name: str  # "relative shift" (Hodges–Lehmann / baseline median) or "rate ratio"
     estimate: float
     low: float | None = None  # None: the data cannot bound it on this side
     high: float | None = None
     confidence: float | None = None  # of the interval, e.g. 0.98
-
-    @field_serializer("estimate", "low", "high")
-    def _finite(self, value: float | None) -> float | str | None:
-        # JSON has no infinity; a rate ratio over a baseline without events is unbounded.
-        if value is not None and not math.isfinite(value):
-            return "inf" if value > 0 else "-inf"
-        return value
 
 
 class SamplesUsed(BaseModel):
@@ -49,7 +45,7 @@ class SamplesUsed(BaseModel):
     correcting for over-dispersion. ``*_events``/``*_trials`` are set for counts only.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     n_baseline: int
     n_canary: int
@@ -71,7 +67,7 @@ class AppliedThreshold(BaseModel):
     every fail rule crossed. None when the judge never got that far (no data).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     name: str  # e.g. "alpha", "min relative shift", "min samples per side", "p99 < 300ms"
     value: float
@@ -82,7 +78,7 @@ class AppliedThreshold(BaseModel):
 class Verdict(BaseModel):
     """A judge's answer, explained. ``reason`` is one sentence a person can act on."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     outcome: Outcome
     kind: Kind
@@ -125,13 +121,15 @@ class Verdict(BaseModel):
             if s.lag1_autocorrelation is not None:
                 used += f" (lag-1 autocorrelation {s.lag1_autocorrelation:.2f}"
                 used += f", variance x{s.variance_inflation:.2f})" if s.variance_inflation else ")"
-        else:
-            used += f"; events {s.baseline_events}/{s.baseline_trials} vs {s.canary_events}/{s.canary_trials}"
+        elif s.canary_trials is not None:
+            canary = f"{s.canary_events}/{s.canary_trials}"
+            baseline = f"{s.baseline_events}/{s.baseline_trials}" if s.baseline_trials is not None else None
+            used += f"; events {baseline} vs {canary}" if baseline else f"; canary events {canary}"
         lines.append(used)
         for t in self.thresholds:
             seen = "" if t.observed is None else f", observed {_num(t.observed)}"
             crossed = {True: "crossed", False: "not crossed", None: "not reached"}[t.crossed]
-            lines.append(f"threshold: {t.name} {_num(t.value)}{seen} -> {crossed}")
+            lines.append(f"threshold: {t.name} (limit {_num(t.value)}){seen} -> {crossed}")
         return lines
 
 

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from livesite import runtime
 from livesite.cli import render, stores
+from livesite.cli.analyze import analyze as analyze_command
 from livesite.cli.chaos import app as chaos_app
 from livesite.cli.chaos_run import register as register_chaos
 from livesite.cli.demo import app as demo_app
@@ -351,6 +352,7 @@ register_chaos(chaos_app)
 app.add_typer(chaos_app, name="chaos")
 app.command()(monkey)
 app.command(name="links")(links_command)
+app.command("analyze")(analyze_command)
 
 
 @app.command()

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
-
-from livesite.analysis.verdict import Count, Kind
+from livesite.analysis.sides import ContinuousSides, CountSides, Sides
+from livesite.analysis.verdict import Kind
 from livesite.errors import LivesiteError
 
-
-class ContinuousSides(BaseModel):
-    """Latencies (seconds) or any other measurement, oldest first, for each side."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["continuous"] = "continuous"
-    baseline: tuple[float, ...]
-    canary: tuple[float, ...]
-
-
-class CountSides(BaseModel):
-    """(events, trials) per interval, oldest first, for each side; interval i is the same on both."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["counts"] = "counts"
-    baseline: tuple[Count, ...]
-    canary: tuple[Count, ...]
-
-
-Sides = ContinuousSides | CountSides
+__all__ = ["ContinuousSides", "CountSides", "Sides", "Source", "SourceError", "SourceUnavailable"]
 
 
 class Source(Protocol):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from livesite.analysis.sources.base import ContinuousSides, CountSides, Sides
+from pydantic import ValidationError
+
+from livesite.analysis.sources.base import ContinuousSides, CountSides, Sides, SourceError
 from livesite.analysis.verdict import Count, Kind
 from livesite.store.base import SampleQuery, SampleReader, Samples
 
@@ -33,7 +35,16 @@ class StoreSource:
     limit: int = 1000
 
     async def fetch(self, kind: Kind) -> Sides:
-        query = SampleQuery(
+        try:
+            query = self._query(kind)
+        except ValidationError as e:
+            problems = "; ".join(err["msg"] for err in e.errors())
+            raise SourceError(f"cannot read samples of {self.check!r} from the store: {problems}") from None
+        found = await self.reader.samples(query)
+        return sides_from_samples(found, self.baseline, self.canary, kind)
+
+    def _query(self, kind: Kind) -> SampleQuery:
+        return SampleQuery(
             check=self.check,
             zone=self.zone,
             since=self.since,
@@ -43,8 +54,6 @@ class StoreSource:
             groups=(self.baseline, self.canary),
             limit=self.limit if kind == "continuous" else 0,
         )
-        found = await self.reader.samples(query)
-        return sides_from_samples(found, self.baseline, self.canary, kind)
 
 
 def sides_from_samples(found: list[Samples], baseline: str, canary: str, kind: Kind) -> Sides:
