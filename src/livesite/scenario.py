@@ -4,6 +4,7 @@ It starts the demo production, checks it once, then monitors it while things go 
 the partner goes down, a slow revision reaches zone-a — and shows that livesite sees each one and sees
 it recover. It sits above the pillars: the one place that drives the demo and the monitor together.
 Act 3 is a rollout: a canary of a bad revision, rolled back by itself, then a good one, promoted.
+Act 4 is a chaos experiment: a shop instance killed while the steady state is probed.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ from pathlib import Path
 from typing import Protocol
 
 from livesite import demo
+from livesite.chaos.hypothesis import Hypothesis
+from livesite.chaos.leases import FaultBook
+from livesite.chaos.runner import Journal, Runner
+from livesite.chaos.spec import ExperimentFile
 from livesite.clock import SystemClock
 from livesite.config import Config, load, loads_document
 from livesite.config.models import StoreSettings
 from livesite.demo import control
+from livesite.demo.state import STATE_FILE
 from livesite.demo.traffic import shop as go_shopping
 from livesite.monitor import Monitor, plan, run_once
 from livesite.results import Result
@@ -31,8 +37,9 @@ from livesite.rollout.analyzer import RolloutAnalyzer
 from livesite.rollout.controller import Controller
 from livesite.rollout.spec import RolloutFile, router_of
 from livesite.states import CheckState, StateChange
-from livesite.store import open_store
+from livesite.store import Store, open_store
 from livesite.store.base import Uptime
+from livesite.store.leases import open_leases
 from livesite.store.rollouts import RolloutStore, rollouts_of
 from livesite.web.serve import serve
 
@@ -72,6 +79,7 @@ class Summary:
     seconds: float
     final_states: dict[tuple[str, str], CheckState] = field(default_factory=dict)
     rollouts: list[RolloutOutcome] = field(default_factory=list)
+    chaos: Journal | None = None
 
     @property
     def passed(self) -> bool:
@@ -111,6 +119,35 @@ async def _canary(
         state = await control.deploy(state, "shop-a1", revision=revision, defects=defects)
     await control.set_weights(state, "zone-a", {"shop-a1": 50, "shop-a2": 50})
     return RolloutOutcome(revision, record.phase, seconds, record.reason)
+
+
+_EXPERIMENT = """
+experiments:
+  - name: shop-a1-dies
+    config: checks.yaml
+    steady_state:
+      checks: [health, catalog-api]
+      zones: [zone-a]
+      interval: 1s
+      window: 3
+      tolerance: {{pass_rate: 0.9}}
+    method:
+      - fault: {{type: process, action: kill, signal: SIGKILL, select: {{demo: "{state_file}", component: shop-a1}}}}
+        duration: 5s
+"""
+
+
+async def _chaos(state: demo.DemoState, config: Config, store: Store) -> Journal:
+    """Kill one shop instance of zone-a while zone-a is probed: the front's failover must hold."""
+    experiment = loads_document(
+        _EXPERIMENT.format(state_file=state.state_dir / STATE_FILE), ExperimentFile
+    ).experiments[0]
+    assert experiment.steady_state is not None
+    hypothesis = Hypothesis(config, experiment.steady_state)
+    try:
+        return await Runner(experiment, FaultBook(await open_leases(store)), hypothesis).run()
+    finally:
+        hypothesis.close()
 
 
 def checks_file() -> Path:
@@ -269,6 +306,17 @@ async def run(
             caught["bad canary rolled back by itself"] = bad.phase == "rolled-back"
             caught["good canary promoted"] = good.phase == "promoted"
 
+            reporter.step("Act 4: chaos — shop-a1 is killed (SIGKILL) while zone-a is probed every second")
+            chaos = await _chaos(state, config, store)
+            reporter.note(
+                f"experiment {chaos.status}, steady state {'broke' if chaos.deviated else 'held'}"
+                + (f" ({chaos.reason})" if chaos.reason else "")
+            )
+            state = await control.restart(state, "shop-a1")
+            caught["a shop instance killed, zone-a held (the front failed over)"] = (
+                chaos.status == "completed" and not chaos.deviated
+            )
+
             async def summarize() -> Summary:
                 return Summary(
                     demo_state=state,
@@ -283,6 +331,7 @@ async def run(
                     seconds=time.monotonic() - t0,
                     final_states=dict(watch.states),
                     rollouts=rolled_out,
+                    chaos=chaos,
                 )
 
             if keep and keep_watching is not None:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import psutil
+import pytest
 
 from cli_runner import livesite, start_livesite
 from livesite import scenario
@@ -41,7 +42,8 @@ class Recorder:
         self.summaries.append(summary)
 
 
-async def test_the_scenario_catches_both_acts_and_stops_everything(tmp_path: Path) -> None:
+@pytest.mark.timeout(300)  # four acts, two of them rollouts under traffic: about a minute, more on a busy box
+async def test_the_scenario_catches_every_act_and_stops_everything(tmp_path: Path) -> None:
     recorder = Recorder()
     summary = await scenario.run(tmp_path / "scenario", recorder, customers_per_second=1)
     assert summary.passed, summary.caught
@@ -51,6 +53,8 @@ async def test_the_scenario_catches_both_acts_and_stops_everything(tmp_path: Pat
     assert any(c.check == "revision" and c.current.value == "degraded" for c in recorder.changes)
     assert summary.runs > 0
     assert [(r.revision, r.phase) for r in summary.rollouts] == [("v2", "rolled-back"), ("v3", "promoted")]
+    assert summary.chaos is not None and summary.chaos.status == "completed" and not summary.chaos.deviated
+    assert summary.chaos.faults[0].target.description.startswith("pid ")
     # Every finished run is stored (the stop cancels runs in flight, which leave no Result and are not
     # counted).
     assert sum(u.total for u in summary.uptime.values()) == summary.runs
@@ -66,8 +70,9 @@ def _ours(pid: int) -> bool:
         return False
 
 
+@pytest.mark.timeout(300)
 def test_livesite_demo_runs_to_completion_from_the_command_line(tmp_path: Path) -> None:
-    done = livesite("demo", "--scenario-dir", str(tmp_path / "s"), timeout=180)
+    done = livesite("demo", "--scenario-dir", str(tmp_path / "s"), timeout=280)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "demo passed" in done.stdout
     assert "Everything it started is stopped" in done.stdout

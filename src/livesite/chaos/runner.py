@@ -29,6 +29,7 @@ from livesite.chaos.leases import FaultBook, Held
 from livesite.chaos.spec import Action, Experiment, FaultSpec, ProcessFault
 from livesite.clock import Clock, SystemClock
 from livesite.errors import LivesiteError
+from livesite.results import Result
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class Journal(BaseModel):
     reason: str = ""
     plan: list[PlannedFault] = Field(default_factory=list)
     before: Judgement | None = None
-    during: list[Judgement] = Field(default_factory=list)
+    during: list[Judgement] = Field(default_factory=list)  # one per probe round while a fault was on
+    during_overall: Judgement | None = None  # every run while a fault was on, held to the tolerance
     after: Judgement | None = None
     faults: list[FaultRun] = Field(default_factory=list)
     revert_errors: list[str] = Field(default_factory=list)
@@ -105,6 +107,7 @@ class Runner:
         # Set by Ctrl-C / SIGTERM: the method stops at the next look and every fault is reverted.
         self.interrupt = asyncio.Event()
         self._held: list[tuple[FaultRun, Held]] = []
+        self._during: list[Result] = []
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.time(), tz=UTC)
@@ -173,6 +176,15 @@ class Runner:
                 self._say(f"{stop.status}: {stop.reason}")
             finally:
                 await self._revert_all()  # also when cancelled: the cancellation was delivered above
+            if self.hypothesis is not None and self._during:
+                # A blip within the tolerance is no deviation: the whole method is held to it.
+                journal.during_overall = judge(self._during, self.hypothesis.steady)
+                if not journal.during_overall.holds:
+                    journal.deviated = True
+                    journal.reason = (
+                        journal.reason
+                        or f"steady state broke during the method: {journal.during_overall.reason}"
+                    )
             if self.hypothesis is not None and journal.status == "completed":
                 journal.after = await self._window("after")
                 if not journal.after.holds:
@@ -210,16 +222,18 @@ class Runner:
         while self.clock.monotonic() < end:
             await self._check_halt()
             if probe and self.hypothesis is not None:
-                seen = judge(await self.hypothesis.round(), self.hypothesis.steady)
+                results = await self.hypothesis.round()
+                self._during += results
+                seen = judge(results, self.hypothesis.steady)
                 self.journal.during.append(seen)
                 if seen.holds:
                     broken = 0
                 else:
                     broken += 1
-                    self._say(f"steady state broken: {seen.reason}")
-                    self.journal.deviated = True
+                    self._say(f"steady state broken in this round: {seen.reason}")
                     # Two rounds in a row: one failed run must not end an experiment, two intervals must.
                     if broken >= 2 and self.experiment.abort_on_violation:
+                        self.journal.deviated = True
                         raise _Stop("aborted", f"the steady state broke during the method: {seen.reason}")
             await self.clock.sleep(min(interval, max(0.0, end - self.clock.monotonic())))
 

@@ -97,6 +97,17 @@ def summary(console: Console, s: Summary) -> None:
                 r.revision, Text(r.phase, style), f"{r.seconds:.1f}s", render.safe(r.reason or "-")
             )
         console.print(canaries)
+    if s.chaos is not None:
+        j = s.chaos
+        held = "held" if not j.deviated else "BROKE"
+        rounds = len(j.during)
+        console.print(
+            render.safe(
+                f"chaos: {j.experiment} {j.status}; steady state {held} over {rounds} rounds during the fault"
+                + (f" ({j.reason})" if j.reason else ""),
+                max_chars=None,
+            )
+        )
     verdict = "[green]demo passed[/]" if s.passed else "[red]demo did not go as expected[/]"
     console.print(f"{verdict} in {s.seconds:.0f}s; {len(s.changes)} state changes recorded.")
     if s.kept:
