@@ -262,6 +262,11 @@ class PostgresStore:
                 hint="check that the server is up and has disk space",
             ) from exc
 
+    async def run_job(self, job: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``job`` on a pooled connection: the hook for modules that keep their own tables and
+        schema version in the same database (leases, ``store/leases.py``)."""
+        return await self._run(job)
+
     async def add_results(self, results: Sequence[Result]) -> None:
         """Write a batch in one statement. A Result already stored (same id and started_at) is skipped."""
         if not results:

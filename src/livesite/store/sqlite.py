@@ -225,6 +225,11 @@ class SqliteStore:
         except RuntimeError as exc:  # the executor refuses work once the store is closed
             raise StoreError(f"SQLite store {self.path} is closed") from exc
 
+    async def run_job(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` on the store's worker thread with its connection: the hook for modules that keep
+        their own tables and schema version in the same file (leases, ``store/leases.py``)."""
+        return await self._run(job)
+
     async def add_results(self, results: Sequence[Result]) -> None:
         """Write a batch in one transaction. A Result already stored (same id and started_at) is skipped."""
         if not results:
