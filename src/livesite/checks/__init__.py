@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from livesite.checks import dns, http, tcp, tls
+from livesite.checks import dns, http, journey, tcp, tls
 from livesite.checks.context import ANONYMOUS, Credentials, Identity, Resources, RunContext
 from livesite.checks.frame import execute
 from livesite.checks.kind import Kind, Metric, Sample, Seen
 from livesite.config.models import CheckBase
 from livesite.results import Result
 
-KINDS: Mapping[str, Kind] = {kind.name: kind for kind in (http.KIND, tcp.KIND, tls.KIND, dns.KIND)}
+KINDS: Mapping[str, Kind] = {
+    kind.name: kind for kind in (http.KIND, tcp.KIND, tls.KIND, dns.KIND, journey.KIND)
+}
 
 HttpCheck = http.HttpCheck
 TcpCheck = tcp.TcpCheck

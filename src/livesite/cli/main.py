@@ -23,6 +23,7 @@ from livesite import runtime
 from livesite.cli import render, stores
 from livesite.cli.demo import app as demo_app
 from livesite.cli.signals import stop_on_signals
+from livesite.cli.users import app as users_app
 from livesite.config import Config, load
 from livesite.errors import LivesiteError, UsageError
 from livesite.monitor import Monitor, Plan, plan, run_once
@@ -339,6 +340,7 @@ def history(
 
 
 app.add_typer(demo_app, name="demo")
+app.add_typer(users_app, name="users")
 
 
 @app.command()

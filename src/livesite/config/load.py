@@ -16,12 +16,12 @@ from typing import Annotated, TypeGuard, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from livesite.config import consistency, models
+from livesite.config import cohorts, consistency, models
 from livesite.config.models import CheckBase, Config, config_model
 from livesite.config.yamlsource import Source, load_source, parse_source
 from livesite.errors import ConfigError, ConfigErrors
 
-_SINGLETONS = ("defaults", "store", "monitor")
+_SINGLETONS = ("defaults", "store", "monitor", "users")
 
 # Kind name → spec model. The default comes from the registry of check kinds (livesite.checks.KINDS),
 # imported when first needed: checks build on these models, so config cannot import them up front.
@@ -319,6 +319,8 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
     empty = Config()
     defaults = singles.get("defaults", (empty, None))[0].defaults
     errors += consistency.problems(parts, zones, defaults, base_dir)
+    users = singles.get("users", (empty, None))
+    errors += cohorts.problems(parts, users[0].users, users[1])
     if errors:
         raise ConfigErrors(errors)
     return Config.model_construct(
@@ -329,4 +331,5 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
         defaults=defaults,
         store=singles.get("store", (empty, None))[0].store,
         monitor=singles.get("monitor", (empty, None))[0].monitor,
+        users=users[0].users,
     )

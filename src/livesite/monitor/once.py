@@ -44,6 +44,6 @@ async def run_once(
             await store.add_results(results)
         return results
     finally:
-        probes.close()
+        await probes.aclose()
         if store is not None:
             await store.close()

@@ -104,7 +104,7 @@ class Monitor:
         try:
             await self.probes.run(until)
         finally:
-            self.probes.close()
+            await self.probes.aclose()
 
     def stop(self) -> None:
         self.probes.stop()

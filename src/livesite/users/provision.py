@@ -1,0 +1,134 @@
+"""Bring a cohort's provisioned users into being, and take them away again.
+
+``provision`` runs the registration journey once for every user of a ``size: N`` cohort that is not
+in the accounts file yet, as that user (a fresh username from ``users.username``, a random password),
+and keeps the account only when the journey passed. ``cleanup`` leases each provisioned user (so no
+run is using it), runs the cleanup journey, and forgets the account when it passed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from livesite.checks import Identity, Resources, RunContext, run_check
+from livesite.checks.variables import render
+from livesite.config.models import CheckBase, Config
+from livesite.config.users import Cohort
+from livesite.results import Result, Status
+from livesite.users.accounts import Account, locked, read_accounts, write_accounts
+from livesite.users.pool import NoFreeUser, UserPool, identity_for
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one user: ``registered``, ``removed``, ``failed`` (with the journey's Result)."""
+
+    user: str
+    cohort: str
+    action: str
+    reason: str = ""
+    result: Result | None = None
+
+
+def _journey(config: Config, name: str | None) -> CheckBase | None:
+    return config.check(name) if name is not None else None
+
+
+def _zone(config: Config, cohort: Cohort, journey: CheckBase) -> str:
+    if cohort.attributes.zone:
+        return cohort.attributes.zone
+    return config.zones_for(journey)[0]
+
+
+def _context(
+    config: Config, pool: UserPool, zone: str, resources: Resources, identity: Identity
+) -> RunContext:
+    return RunContext(
+        zone=config.zone(zone),
+        defaults=config.defaults,
+        resources=resources,
+        clock=pool.clock,
+        identity=identity,
+        zones=tuple(config.zones),
+    )
+
+
+async def provision(config: Config, pool: UserPool) -> list[Outcome]:
+    """Register every missing user of every provisioned cohort; one Outcome per user tried."""
+    outcomes: list[Outcome] = []
+    resources = Resources(config.base_dir)
+    try:
+        for cohort in config.users.cohorts:
+            if not cohort.provisioned:
+                continue
+            journey = _journey(config, cohort.registration or config.users.registration)
+            if journey is None:
+                continue  # the loader refuses this; a config built in code may still try
+            have = pool.accounts()
+            for user in cohort.user_ids():
+                if user in have:
+                    continue
+                outcomes.append(await _register(config, pool, cohort, user, journey, resources))
+    finally:
+        resources.close()
+    return outcomes
+
+
+async def _register(
+    config: Config, pool: UserPool, cohort: Cohort, user: str, journey: CheckBase, resources: Resources
+) -> Outcome:
+    settings = config.users
+    username = render(
+        settings.username, {"user.id": user, "user.cohort": cohort.name, "run.nonce": uuid.uuid4().hex[:12]}
+    )
+    password = secrets.token_urlsafe(18)
+    identity = identity_for(settings, cohort, user, username, password, "")
+    result = await run_check(
+        journey, _context(config, pool, _zone(config, cohort, journey), resources, identity)
+    )
+    if result.status is not Status.ok:
+        return Outcome(user, cohort.name, "failed", result.reason(), result)
+    account = Account(user, cohort.name, username, password, "", pool.clock.time())
+    with locked(pool.accounts_path):
+        accounts = read_accounts(pool.accounts_path)
+        accounts[user] = account
+        write_accounts(pool.accounts_path, accounts)
+    return Outcome(user, cohort.name, "registered", result=result)
+
+
+async def cleanup(config: Config, pool: UserPool) -> list[Outcome]:
+    """Run the cleanup journey for every provisioned user and forget those it removed."""
+    outcomes: list[Outcome] = []
+    resources = Resources(config.base_dir)
+    try:
+        for cohort in config.users.cohorts:
+            if not cohort.provisioned:
+                continue
+            journey = _journey(config, cohort.cleanup or config.users.cleanup)
+            for user in pool.ready(cohort):
+                outcomes.append(await _remove(config, pool, cohort, user, journey, resources))
+    finally:
+        resources.close()
+    return outcomes
+
+
+async def _remove(
+    config: Config, pool: UserPool, cohort: Cohort, user: str, journey: CheckBase | None, resources: Resources
+) -> Outcome:
+    try:
+        async with pool.running(user=user, check="livesite users cleanup") as identity:
+            result = None
+            if journey is not None:
+                ctx = _context(config, pool, _zone(config, cohort, journey), resources, identity)
+                result = await run_check(journey, ctx)
+                if result.status is not Status.ok:
+                    return Outcome(user, cohort.name, "failed", result.reason(), result)
+            with locked(pool.accounts_path):
+                accounts = read_accounts(pool.accounts_path)
+                accounts.pop(user, None)
+                write_accounts(pool.accounts_path, accounts)
+            return Outcome(user, cohort.name, "removed", result=result)
+    except NoFreeUser as e:
+        return Outcome(user, cohort.name, "failed", str(e))
