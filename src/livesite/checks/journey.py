@@ -330,6 +330,17 @@ async def _step(
                 failure=Failure(kind=FailureKind.script, message=f"cannot fill an assertion: {e}"),
             )
     result = step_of(step.name, rules, seen)
+    if rules is not step.rules():
+        # Keep the expression as written: filled, it would carry the values of its variables.
+        written = step.rules()
+        result = result.model_copy(
+            update={
+                "assertions": [
+                    o.model_copy(update={"expr": w.expr}) if o.expr != w.expr else o
+                    for o, w in zip(result.assertions, written, strict=True)
+                ]
+            }
+        )
     if result.status in (Status.failed, Status.error):
         return result
     for var, rule in step.extract.items():

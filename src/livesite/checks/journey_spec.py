@@ -151,21 +151,22 @@ class Step(Model):
             self._rules = [*self.assertions, *implied]
         return self._rules
 
-    def templates(self) -> Iterator[str]:
-        """Every text of the step that may hold ``${...}`` run-time references."""
+    def templates(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Every text of the step that may hold ``${...}`` run-time references, with where it is
+        (assertions that name one are parsed again, filled, when the step runs)."""
         if self.url is not None:
-            yield self.url
-        yield from self.headers.values()
+            yield ("url",), self.url
+        for key, value in self.headers.items():
+            yield ("headers", key), value
         if self.json_body is not None:
-            yield json.dumps(self.json_body)
-        yield from (self.form or {}).values()
+            yield ("json",), json.dumps(self.json_body)
+        for key, value in (self.form or {}).items():
+            yield ("form", key), value
         if self.body is not None:
-            yield self.body
-
-    def rule_templates(self) -> Iterator[str]:
-        """Assertions that name run-time variables (``json.total == ${steps.cart.total}``): parsed
-        again, filled, when the step runs."""
-        return (r.expr for r in self.assertions if "${" in r.expr)
+            yield ("body",), self.body
+        for i, rule in enumerate(self.assertions):
+            if "${" in rule.expr:
+                yield ("assert", i), rule.expr
 
     def defines(self) -> list[str]:
         return [f"steps.{self.name}.{var}" for var in self.extract]
@@ -179,7 +180,10 @@ def load_script(target: str) -> Callable[..., object]:
     try:
         module = importlib.import_module(module_name)
     except Exception as e:  # any import-time error of the user's module is a config error
-        raise ValueError(f"script {target!r} does not import: {type(e).__name__}: {e}") from None
+        raise ValueError(
+            f"script {target!r} does not import: {type(e).__name__}: {e} "
+            "(hint: the module must be importable where livesite runs: installed, or on PYTHONPATH)"
+        ) from None
     found = getattr(module, function, None)
     if found is None or not inspect.iscoroutinefunction(found):
         raise ValueError(f"script {target!r}: {module_name} has no async function {function!r}")
@@ -210,7 +214,7 @@ class JourneyCheck(CheckBase):
     def _runnable(self) -> JourneyCheck:
         if not self.steps and self.script is None:
             raise ValueError(
-                f"journey {self.name!r} has no steps (hint: list steps: [...], or script: package.module:function)"
+                f"steps: journey {self.name!r} has no steps (hint: list steps: [...], or script: package.module:function)"
             )
         if self.steps and self.script is not None:
             raise ValueError("give steps or script, not both")
@@ -220,24 +224,30 @@ class JourneyCheck(CheckBase):
             raise ValueError(
                 f"step {twice!r} is named twice (hint: ${{steps.NAME.VAR}} needs one step per name)"
             )
-        defined: list[str] = []
-        for step in self.steps:
-            self._references(step, defined)
-            defined += step.defines()
         for step in self.cleanup:
             if step.extract:
                 raise ValueError(f"cleanup step {step.name!r} extracts: nothing runs after cleanup to use it")
-            self._references(step, defined)
         if self.script is not None:
             self._script = load_script(self.script)
         return self
 
-    def _references(self, step: Step, defined: list[str]) -> None:
-        for text in (*step.templates(), *step.rule_templates()):
-            for name in references(text):
-                problem = reference_problem(name, defined, ATTRIBUTES)
-                if problem is not None:
-                    raise ValueError(f"step {step.name!r} uses {problem}")
+    def problems(self) -> Iterator[tuple[tuple[str | int, ...], str, str | None]]:
+        """Each ``${...}`` a step uses that has no value when it runs: (where, message, hint)."""
+        defined: list[str] = []
+        for part, steps in (("steps", self.steps), ("cleanup", self.cleanup)):
+            for j, step in enumerate(steps):
+                for where, text in step.templates():
+                    for name in references(text):
+                        problem = reference_problem(name, defined, ATTRIBUTES)
+                        if problem is not None:
+                            known = ", ".join(defined) or "none yet"
+                            yield (
+                                (part, j, *where),
+                                f"step {step.name!r}: {problem}",
+                                f"extracted before it: {known}",
+                            )
+                if part == "steps":
+                    defined += step.defines()
 
     def script_function(self) -> Callable[..., object] | None:
         return self._script
@@ -256,7 +266,7 @@ class JourneyCheck(CheckBase):
             if k.lower() in _SECRET_HEADERS
         ]
         if self._substituted:
-            sent = [t for s in (*self.steps, *self.cleanup) for t in s.templates()]
+            sent = [t for s in (*self.steps, *self.cleanup) for _, t in s.templates()]
             found += [v for v in self._substituted if any(v in t for t in sent)]
         return found
 

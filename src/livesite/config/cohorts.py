@@ -1,5 +1,6 @@
 """Checks against the ``users:`` section: every cohort or user a check names exists, and the
-registration and cleanup journeys the pool runs are journeys of the config."""
+registration and cleanup journeys the pool runs are journeys of the config. Also where a kind finds
+its own check wrong across fields (``CheckBase.problems``: a journey's undefined variable)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def problems(
         for i, check in enumerate(config.checks):
             if check.kind == "journey":
                 journeys[check.name] = check
+            for where, message, hint in check.problems():
+                yield ConfigError.at(
+                    source.position(("checks", i, *where)), f"check {check.name!r}: {message}", hint
+                )
             named: list[tuple[tuple[str | int, ...], str]] = (
                 [(("cohort",), check.cohort)] if check.cohort is not None else []
             )

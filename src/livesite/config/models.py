@@ -222,6 +222,12 @@ class CheckBase(Model):
         ${VAR} values that land where secrets go (headers, query, body, what a socket sends)."""
         return []
 
+    def problems(self) -> Iterable[tuple[tuple[str | int, ...], str, str | None]]:
+        """What a kind finds wrong with a check across its own fields, as (where in the check,
+        message, hint): a journey step using a variable no earlier step extracts. Reported at load
+        with the file:line of that key."""
+        return ()
+
     def wait_seconds(self) -> float:
         """Seconds a run spends on purpose beyond talking to the site (a journey's sleeps and its
         cleanup budget): the frame adds them to the timeout."""

@@ -1,0 +1,91 @@
+"""Leasing holds across processes: a user held by another process is not handed out, a run waiting
+for one fails after ``wait_seconds`` with the reason, and a crashed holder's lease expires."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livesite.config import load
+from livesite.users import NoFreeUser, UserPool
+
+CHILD = Path(__file__).with_name("lease_child.py")
+SRC = Path(__file__).resolve().parents[3] / "src"
+
+
+def _config(tmp_path: Path, *, lease: str = "1m", wait: str = "300ms") -> Path:
+    path = tmp_path / "users.yaml"
+    path.write_text(
+        f"""
+store: {{url: "sqlite:///{tmp_path / "store.db"}"}}
+users:
+  lease_seconds: {lease}
+  wait_seconds: {wait}
+  cohorts:
+    - name: staff
+      users:
+        - {{id: qa-1, username: qa1@example.test, password: not-used-here}}
+"""
+    )
+    return path
+
+
+def _holder(config: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "held qa-1"
+    return child
+
+
+async def test_a_user_held_by_another_process_is_not_handed_out_until_released(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    child = _holder(path)
+    pool = await UserPool.open(load(path))
+    try:
+        with pytest.raises(
+            NoFreeUser, match="no free user in cohort 'staff': all 1 held by other runs for 0.3s"
+        ):
+            await pool.lease(cohort="staff")
+        held = await pool.leases.active("user", now=pool.clock.time())
+        assert [(lease.resource, lease.holder.endswith(":child")) for lease in held] == [("qa-1", True)]
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write("done\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "released"
+        leased = await pool.lease(cohort="staff")
+        assert leased.identity.user == "qa-1"
+        assert leased.identity.headers == (("X-Livesite-Synthetic", "qa-1"),)
+        await pool.release(leased)
+    finally:
+        child.kill()
+        child.communicate()  # waits, and closes the pipes
+        await pool.close()
+
+
+async def test_the_lease_of_a_holder_that_crashed_expires(tmp_path: Path) -> None:
+    path = _config(tmp_path, lease="1s", wait="10s")
+    child = _holder(path)
+    child.send_signal(signal.SIGKILL)
+    child.communicate()
+    pool = await UserPool.open(load(path))
+    try:
+        left = await pool.leases.active("user", now=pool.clock.time())
+        assert [lease.resource for lease in left] == ["qa-1"], "the crashed holder never released it"
+        leased = await pool.lease(cohort="staff")  # waits (bounded) until the dead lease expires
+        assert leased.identity.user == "qa-1"
+        assert pool.clock.time() >= left[0].expires_at
+        await pool.release(leased)
+    finally:
+        await pool.close()
