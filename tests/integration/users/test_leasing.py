@@ -4,6 +4,7 @@ for one fails after ``wait_seconds`` with the reason, and a crashed holder's lea
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -55,7 +56,7 @@ async def test_a_user_held_by_another_process_is_not_handed_out_until_released(t
     pool = await UserPool.open(load(path))
     try:
         with pytest.raises(
-            NoFreeUser, match="no free user in cohort 'staff': all 1 held by other runs for 0.3s"
+            NoFreeUser, match=re.escape("no free user in cohort 'staff': all 1 held by other runs for 0.3s")
         ):
             await pool.lease(cohort="staff")
         held = await pool.leases.active("user", now=pool.clock.time())
