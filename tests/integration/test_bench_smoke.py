@@ -76,3 +76,12 @@ def test_the_store_cost_benchmark_prints_bytes_and_cpu_per_row() -> None:
     assert re.search(
         r"^store_cost: 1,000 rows, [\d,]+ bytes per row on disk, [\d.]+ µs CPU per row", out, re.M
     )
+
+
+@pytest.mark.skipif(not _installed("nginx"), reason="needs nginx")
+def test_the_journeys_benchmark_prints_its_ratio_line() -> None:
+    out = _run("journeys.py", "--journeys", "60", "--concurrency", "5", timeout_seconds=90)
+    assert re.search(r"^livesite\+lease +60/60 ok", out, re.M), out
+    assert re.search(
+        r"^journeys: livesite \d+ µs CPU/step, \d+ journeys/min/core .* ratio [\d.]+×$", out, re.M
+    )

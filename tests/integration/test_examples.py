@@ -86,3 +86,26 @@ def test_the_probe_service_example_runs_a_check_as_a_user_against_the_demo(demo:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "once: health@zone-a as alice (pro-eu): ok" in done.stdout
     assert "runs passed" in done.stdout
+
+
+@pytest.mark.parametrize("name", ["users.yaml", "journey.yaml"])
+async def test_the_fake_user_examples_pass_once_their_users_are_provisioned(
+    name: str, demo: DemoState, tmp_path: Path
+) -> None:
+    from livesite.users import UserPool, provision
+
+    where = {
+        "LIVESITE_STORE": f"sqlite:///{tmp_path / 'store.db'}",
+        "LIVESITE_USERS_FILE": str(tmp_path / "u.json"),
+    }
+    config = load(EXAMPLES / name, env={**os.environ, **demo.env(), **where})
+    pool = await UserPool.open(config)
+    try:
+        assert {o.action for o in await provision(config, pool)} == {"registered"}
+    finally:
+        await pool.close()
+    results = await run_once(config, plan(config))  # one Result per check, zone and cohort
+    assert {(r.zone, r.cohort) for r in results} == {
+        (z, c) for z in ("zone-a", "zone-b") for c in ("free-eu", "pro-us")
+    }
+    assert all(r.status is Status.ok for r in results), [r.reason() for r in results]

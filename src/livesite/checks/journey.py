@@ -1,160 +1,282 @@
-"""The journey kind: a fake user's task end to end — ordered requests, each judged by its assertions.
+"""The journey kind: a fake user's task end to end, as ordered steps (run by ``journey_run.py``).
 
-Steps run in order on one :class:`~livesite.checks.session.Session` (cookies kept, one connection per
-origin). A step's ``extract:`` puts values into variables for later steps (``${steps.login.token}``);
-``sleep:`` waits on the event loop, so other checks run meanwhile. The first failing step stops the
-journey and the Result fails naming it; ``cleanup:`` steps run afterwards whatever happened — after a
-failure, after the journey ran out of time, after a cancellation — each within ``cleanup_timeout``.
-
-Time: ``timeout`` (the check's or the defaults') bounds the steps' requests; the frame adds the
-sleeps and the cleanup budget on top (``JourneyCheck.wait_seconds``), and the journey stops its steps
-itself at ``timeout`` + sleeps, so there is always time left for cleanup and the steps that ran are
-kept in the Result.
-
-``script: package.module:function`` runs an async function given a :class:`JourneySession` instead.
+What a journey says in YAML: ordered steps (requests with assertions, values extracted for later
+steps, waits), cleanup steps, or a Python script. Everything a run needs is checked at load: a step
+that uses a variable no earlier step extracts, a journey with no steps, a script that does not import.
 """
 
 from __future__ import annotations
 
-import asyncio
+import importlib
+import inspect
 import json
-import math
-import time
-import uuid
-from collections.abc import Sequence
-from typing import NoReturn
+import re
+from collections.abc import Callable, Iterator
+from typing import ClassVar, Literal
 
-from pydantic import JsonValue
+from pydantic import Field, JsonValue, PrivateAttr, field_validator, model_validator
 
-from livesite.assertions import AssertionSyntaxError, Observation, parse
-from livesite.checks.context import Credentials, RunContext
-from livesite.checks.journey_spec import Extract, JourneyCheck, Step
+from livesite.assertions import Assertion, parse
+from livesite.checks.context import RunContext
+from livesite.checks.journey_run import JourneySession, StepFailed, run_journey
 from livesite.checks.kind import Kind, Seen
-from livesite.checks.redact import secret_name
-from livesite.checks.session import Exchange, Session, step_of
-from livesite.checks.variables import UndefinedVariable, render, user_values
-from livesite.config.models import CheckBase
-from livesite.net.errors import ProbeError
-from livesite.results import Failure, FailureKind, Status, StepResult
+from livesite.checks.variables import reference_problem, references
+from livesite.config.models import CheckBase, Model, Name, TlsSettings
+from livesite.config.types import AssertionRule, Seconds, Timeout, header_name
+from livesite.config.users import ATTRIBUTES
+
+_SUBJECTS = frozenset({"status", "latency", "header", "body", "json", "size", "redirects"})
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STATUS_2XX = parse("status in 200..299")
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
 
 
-class StepFailed(Exception):
-    """Raised inside a script journey when a step fails; the journey stops there."""
+def json_path(text: str) -> tuple[str | int, ...]:
+    """``a.b[0].c`` → ("a", "b", 0, "c")."""
+    parts: list[str | int] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos] == ".":
+            pos += 1
+            continue
+        m = _PATH_PART.match(text, pos)
+        if m is None:
+            raise ValueError(f"cannot read the JSON path {text!r} at {text[pos : pos + 10]!r}")
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    if not parts:
+        raise ValueError("an empty JSON path (hint: json.token, json.items[0].id)")
+    return tuple(parts)
 
-    def __init__(self, step: StepResult) -> None:
-        super().__init__(step.failure.message if step.failure else step.name)
-        self.step = step
 
+class Extract(Model):
+    """Where a variable's value comes from: ``json.PATH``, ``header.NAME``, ``cookie.NAME`` or
+    ``regex:PATTERN`` (its first group, else the whole match) — written as that text, or as
+    ``{from: ..., secret: true}``. A value is a secret (masked in the Result) when its variable or
+    its source is named like a credential (token, session, password, key...), when it came from a
+    cookie, or when ``secret: true`` says so."""
 
-class JourneySession:
-    """What a script journey is given: the user, variables, and requests recorded as steps.
+    source: Literal["json", "header", "cookie", "regex"]
+    arg: str
+    secret: bool | None = None
+    _path: tuple[str | int, ...] = PrivateAttr(default=())
+    _pattern: re.Pattern[str] | None = PrivateAttr(default=None)
 
-    ``await s.request("login", "POST", "/api/login", json={...}, assertions=["status == 200"])``
-    sends one request as the run's user and records it as a step; a failing step raises and ends
-    the journey (the Result fails naming it). ``s.fail("cart", "empty")`` fails for a business reason.
-    """
+    @model_validator(mode="before")
+    @classmethod
+    def _text(cls, data: object) -> object:
+        if isinstance(data, dict) and "from" in data:
+            data = {**_split(str(data["from"])), **{k: v for k, v in data.items() if k != "from"}}
+        elif isinstance(data, str):
+            data = _split(data)
+        return data
 
-    def __init__(
-        self,
-        session: Session,
-        ctx: RunContext,
-        values: dict[str, str],
-        secrets: list[str],
-        steps: list[StepResult] | None = None,
-    ) -> None:
-        self._session = session
-        self.ctx = ctx
-        self.variables = values
-        self._secrets = secrets
-        self.steps: list[StepResult] = [] if steps is None else steps
+    @model_validator(mode="after")
+    def _compile(self) -> Extract:
+        if self.source == "json":
+            self._path = json_path(self.arg)
+        elif self.source == "regex":
+            try:
+                self._pattern = re.compile(self.arg)
+            except re.error as e:
+                raise ValueError(f"regex {self.arg!r} does not compile: {e}") from None
+        elif self.source == "header":
+            header_name(self.arg, "header")
+        return self
 
     @property
-    def user(self) -> str:
-        return self.ctx.identity.user
+    def path(self) -> tuple[str | int, ...]:
+        return self._path
 
     @property
-    def cohort(self) -> str:
-        return self.ctx.identity.cohort
+    def pattern(self) -> re.Pattern[str] | None:
+        return self._pattern
 
-    @property
-    def credentials(self) -> Credentials:
-        return self.ctx.identity.credentials or Credentials()
 
-    def secret(self, value: str) -> None:
-        """Mask ``value`` wherever it would appear in the Result (a token the script learnt)."""
-        if value:
-            self._secrets.append(value)
-
-    async def request(
-        self,
-        name: str,
-        method: str,
-        url: str,
-        *,
-        zone: str | None = None,
-        headers: Sequence[tuple[str, str]] = (),
-        json_body: JsonValue | None = None,
-        body: bytes | None = None,
-        assertions: Sequence[str] = (),
-    ) -> Exchange:
-        rules = [parse(a) for a in assertions]
-        if not any(r.subject.name == "status" for r in rules):
-            rules.append(parse("status in 200..299"))
-        if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":")).encode()
-        started = self._session.offset()
-        try:
-            seen = await self._session.request(method, url, zone=zone, headers=headers, body=body)
-        except ProbeError as e:
-            failure = Failure(kind=e.kind, message=e.message)
-            self._record(
-                step_of(
-                    name,
-                    rules,
-                    None,
-                    failure=failure,
-                    started_offset_seconds=started,
-                    duration_seconds=self._session.offset() - started,
-                    target=url,
-                )
-            )
-        self._secrets.extend(self._session.cookies.values())
-        self._record(step_of(name, rules, seen))
-        return seen
-
-    def fail(self, name: str, message: str) -> NoReturn:
-        """Fail the journey at step ``name`` for a business reason (Locust's ``failure``)."""
-        now = self._session.offset()
-        self._record(
-            StepResult(
-                name=name,
-                status=Status.failed,
-                started_offset_seconds=now,
-                duration_seconds=0.0,
-                failure=Failure(kind=FailureKind.script, message=message, step=name),
-            )
+def _split(text: str) -> dict[str, str]:
+    if text.startswith("regex:"):
+        return {"source": "regex", "arg": text[len("regex:") :]}
+    source, dot, arg = text.partition(".")
+    if not dot or source not in ("json", "header", "cookie") or not arg:
+        raise ValueError(
+            f"cannot read extract {text[:60]!r} (hint: json.token, header.location, cookie.sid or regex:id=(\\d+))"
         )
-        raise AssertionError("unreachable: a failed step raises")  # _record raised StepFailed
-
-    async def sleep(self, seconds: float) -> None:
-        await self.ctx.clock.sleep(seconds)
-
-    def _record(self, step: StepResult) -> None:
-        self.steps.append(step)
-        if step.status in (Status.failed, Status.error):
-            raise StepFailed(step)
+    return {"source": source, "arg": arg}
 
 
-def run_values(ctx: RunContext) -> dict[str, str]:
-    """``run.*`` and ``user.*`` values of one run."""
-    now = ctx.clock.time()
-    return {
-        **user_values(ctx.identity, now),
-        "run.id": uuid.uuid4().hex[:16],
-        "run.zone": ctx.zone.name,
-        "run.nonce": uuid.uuid4().hex,
-        "run.now": str(int(now)),
-    }
+class Step(Model):
+    """One step: a request with assertions (and values to extract), or a wait (``sleep: 5s``)."""
+
+    name: Name
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    url: str | None = Field(None, description="a path is relative to the zone's base_url")
+    zone: Name | None = Field(None, description="another zone of the config for this step")
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: JsonValue | None = Field(None, alias="json")
+    form: dict[str, str] | None = None
+    body: str | None = None
+    follow_redirects: bool = True
+    assertions: list[AssertionRule] = Field(default_factory=list, alias="assert")
+    extract: dict[str, Extract] = Field(default_factory=dict)
+    sleep: Seconds | None = Field(None, description="a wait, without a request; does not block other checks")
+    _rules: list[Assertion] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _request_or_wait(self) -> Step:
+        if (self.url is None) == (self.sleep is None):
+            raise ValueError(f"step {self.name!r} takes a url (a request) or sleep (a wait), one of them")
+        if self.sleep is not None and (self.assertions or self.extract or self.headers):
+            raise ValueError(
+                f"step {self.name!r} sleeps: it sends nothing, so it has nothing to assert or extract"
+            )
+        bodies = [
+            k
+            for k, v in (("json", self.json_body), ("form", self.form), ("body", self.body))
+            if v is not None
+        ]
+        if len(bodies) > 1:
+            raise ValueError(f"step {self.name!r}: give one request body, not {' and '.join(bodies)}")
+        for rule in self.assertions:
+            if rule.subject.name not in _SUBJECTS:
+                raise ValueError(
+                    f"step {self.name!r}: {rule.expr!r} cannot be observed by a request "
+                    f"(hint: a step observes {', '.join(sorted(_SUBJECTS))})"
+                )
+        for name in self.extract:
+            if not _VAR_NAME.match(name):
+                raise ValueError(
+                    f"step {self.name!r}: {name!r} is not a variable name (hint: letters, digits, _)"
+                )
+        return self
+
+    def rules(self) -> list[Assertion]:
+        """The step's assertions; without one on status, a 2xx is expected (as an http check does)."""
+        if self._rules is None:
+            implied = [] if any(r.subject.name == "status" for r in self.assertions) else [_STATUS_2XX]
+            self._rules = [*self.assertions, *implied]
+        return self._rules
+
+    def templates(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Every text of the step that may hold ``${...}`` run-time references, with where it is
+        (assertions that name one are parsed again, filled, when the step runs)."""
+        if self.url is not None:
+            yield ("url",), self.url
+        for key, value in self.headers.items():
+            yield ("headers", key), value
+        if self.json_body is not None:
+            yield ("json",), json.dumps(self.json_body)
+        for key, value in (self.form or {}).items():
+            yield ("form", key), value
+        if self.body is not None:
+            yield ("body",), self.body
+        for i, rule in enumerate(self.assertions):
+            if "${" in rule.expr:
+                yield ("assert", i), rule.expr
+
+    def defines(self) -> list[str]:
+        return [f"steps.{self.name}.{var}" for var in self.extract]
+
+
+def load_script(target: str) -> Callable[..., object]:
+    """``package.module:function`` → the async function. Raises ValueError saying why not."""
+    module_name, colon, function = target.partition(":")
+    if not colon or not module_name or not function:
+        raise ValueError(f"script {target!r} must read package.module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:  # any import-time error of the user's module is a config error
+        raise ValueError(
+            f"script {target!r} does not import: {type(e).__name__}: {e} "
+            "(hint: the module must be importable where livesite runs: installed, or on PYTHONPATH)"
+        ) from None
+    found = getattr(module, function, None)
+    if found is None or not inspect.iscoroutinefunction(found):
+        raise ValueError(f"script {target!r}: {module_name} has no async function {function!r}")
+    return found  # type: ignore[no-any-return]
+
+
+class JourneyCheck(CheckBase):
+    SUBJECTS: ClassVar[frozenset[str]] = frozenset({"latency"})
+
+    kind: Literal["journey"] = "journey"
+    steps: list[Step] = Field(default_factory=list)
+    cleanup: list[Step] = Field(default_factory=list, description="run after the steps, even after a failure")
+    script: str | None = Field(None, description="package.module:function, an async function given a session")
+    cleanup_timeout: Timeout = Field(10.0, description="the most cleanup may take, after a timeout too")
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    revision_header: str | None = None
+    _script: Callable[..., object] | None = PrivateAttr(default=None)
+
+    @field_validator("script")
+    @classmethod
+    def _imports(cls, v: str | None) -> str | None:
+        if v is not None:
+            load_script(v)
+        return v
+
+    @model_validator(mode="after")
+    def _runnable(self) -> JourneyCheck:
+        if not self.steps and self.script is None:
+            raise ValueError(
+                f"steps: journey {self.name!r} has no steps (hint: list steps: [...], or script: package.module:function)"
+            )
+        if self.steps and self.script is not None:
+            raise ValueError("give steps or script, not both")
+        names = [s.name for s in (*self.steps, *self.cleanup)]
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:
+            raise ValueError(
+                f"step {twice!r} is named twice (hint: ${{steps.NAME.VAR}} needs one step per name)"
+            )
+        for step in self.cleanup:
+            if step.extract:
+                raise ValueError(f"cleanup step {step.name!r} extracts: nothing runs after cleanup to use it")
+        if self.script is not None:
+            self._script = load_script(self.script)
+        return self
+
+    def problems(self) -> Iterator[tuple[tuple[str | int, ...], str, str | None]]:
+        """Each ``${...}`` a step uses that has no value when it runs: (where, message, hint)."""
+        defined: list[str] = []
+        for part, steps in (("steps", self.steps), ("cleanup", self.cleanup)):
+            for j, step in enumerate(steps):
+                for where, text in step.templates():
+                    for name in references(text):
+                        problem = reference_problem(name, defined, ATTRIBUTES)
+                        if problem is not None:
+                            known = ", ".join(defined) or "none yet"
+                            yield (
+                                (part, j, *where),
+                                f"step {step.name!r}: {problem}",
+                                f"extracted before it: {known}",
+                            )
+                if part == "steps":
+                    defined += step.defines()
+
+    def script_function(self) -> Callable[..., object] | None:
+        return self._script
+
+    def wait_seconds(self) -> float:
+        """Time a run spends not waiting on the site: its sleeps, and cleanup's own budget. The frame
+        adds it to the timeout, so ``timeout:`` bounds the requests alone."""
+        sleeps = sum(s.sleep or 0.0 for s in (*self.steps, *self.cleanup))
+        return sleeps + (self.cleanup_timeout if self.cleanup or self.script else 0.0)
+
+    def secrets(self) -> list[str]:
+        found = [
+            v
+            for s in (*self.steps, *self.cleanup)
+            for k, v in s.headers.items()
+            if k.lower() in _SECRET_HEADERS
+        ]
+        if self._substituted:
+            sent = [t for s in (*self.steps, *self.cleanup) for _, t in s.templates()]
+            found += [v for v in self._substituted if any(v in t for t in sent)]
+        return found
+
+
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "proxy-authorization"})
 
 
 async def run(spec: CheckBase, ctx: RunContext) -> Seen:
@@ -163,273 +285,6 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     return seen
 
 
-async def run_journey(spec: JourneyCheck, ctx: RunContext) -> tuple[Seen, dict[str, str]]:
-    """Run a journey; also gives the variables it ended with (registration keeps what it learnt)."""
-    values = run_values(ctx)
-    secrets: list[str] = []
-    steps: list[StepResult] = []
-    failure: Failure | None = None
-    base = spec.timeout if spec.timeout is not None else ctx.defaults.timeout
-    budget = base + sum(s.sleep or 0.0 for s in spec.steps)
-    t0 = time.perf_counter()
-    session = Session(
-        ctx, tls=spec.tls, max_body_bytes=spec.max_body_bytes, revision_header=spec.revision_header
-    )
-    try:
-        try:
-            async with asyncio.timeout(budget if math.isfinite(budget) else None):
-                if spec.script_function() is not None:
-                    failure = await _script(spec, ctx, session, values, secrets, steps)
-                else:
-                    for step in spec.steps:
-                        result = await _step(step, session, values, secrets)
-                        steps.append(result)
-                        if result.failure is not None and result.status in (Status.failed, Status.error):
-                            failure = result.failure
-                            break
-        except TimeoutError:
-            where = ctx.progress.phase
-            name = _next_step_name(spec, steps)
-            failure = Failure(
-                kind=FailureKind.timeout,
-                message=f"no answer within the journey's {budget:g}s (stopped during {where})",
-                step=name,
-            )
-            steps.append(
-                StepResult(
-                    name=name,
-                    status=Status.error,
-                    started_offset_seconds=steps[-1].started_offset_seconds + steps[-1].duration_seconds
-                    if steps
-                    else 0.0,
-                    duration_seconds=session.offset(),
-                    failure=failure,
-                )
-            )
-    finally:
-        if spec.cleanup:
-            # Shielded: a second cancellation (a monitor shutting down) must not cut cleanup short;
-            # its own timeout bounds it.
-            cleanup = asyncio.ensure_future(_cleanup(spec, session, values, secrets))
-            try:
-                done = await asyncio.shield(cleanup)
-            except asyncio.CancelledError:
-                cleanup.add_done_callback(lambda _: session.close())
-                raise
-            steps += done
-            if failure is None:
-                failure = next(
-                    (s.failure for s in done if s.failure is not None and s.status is not Status.ok), None
-                )
-        session.close()
-    secrets += session.cookies.values()
-    view = Observation(total_seconds=time.perf_counter() - t0)
-    revision = next((s.revision for s in reversed(steps) if s.revision), "")
-    return Seen(view=view, revision=revision, failure=failure, steps=steps, secrets=secrets), values
-
-
-def _next_step_name(spec: JourneyCheck, steps: list[StepResult]) -> str:
-    if spec.script is not None:
-        return f"after {steps[-1].name}" if steps else "script"
-    return spec.steps[len(steps)].name if len(steps) < len(spec.steps) else spec.steps[-1].name
-
-
-async def _cleanup(
-    spec: JourneyCheck, session: Session, values: dict[str, str], secrets: list[str]
-) -> list[StepResult]:
-    done: list[StepResult] = []
-    try:
-        async with asyncio.timeout(spec.cleanup_timeout):
-            for step in spec.cleanup:
-                done.append(await _step(step, session, values, secrets, skip_undefined=True))
-    except TimeoutError:
-        name = spec.cleanup[len(done)].name if len(done) < len(spec.cleanup) else spec.cleanup[-1].name
-        done.append(
-            StepResult(
-                name=name,
-                status=Status.error,
-                duration_seconds=spec.cleanup_timeout,
-                failure=Failure(
-                    kind=FailureKind.timeout,
-                    message=f"cleanup ran out of its {spec.cleanup_timeout:g}s",
-                    step=name,
-                ),
-            )
-        )
-    return done
-
-
-async def _step(
-    step: Step, session: Session, values: dict[str, str], secrets: list[str], *, skip_undefined: bool = False
-) -> StepResult:
-    started = session.offset()
-    if step.sleep is not None:
-        await session.ctx.clock.sleep(step.sleep)
-        return StepResult(
-            name=step.name,
-            status=Status.ok,
-            started_offset_seconds=started,
-            duration_seconds=session.offset() - started,
-        )
-    assert step.url is not None
-    try:
-        url = render(step.url, values)
-        headers = [(k, render(v, values)) for k, v in step.headers.items()]
-        body: bytes | None = None
-        if step.json_body is not None:
-            body = json.dumps(_render_json(step.json_body, values), separators=(",", ":")).encode()
-        elif step.form is not None:
-            from urllib.parse import urlencode
-
-            body = urlencode({k: render(v, values) for k, v in step.form.items()}).encode()
-            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
-        elif step.body is not None:
-            body = render(step.body, values).encode()
-    except UndefinedVariable as e:
-        # Only cleanup can get here (load refuses a reference no earlier step defines): the step
-        # that would have defined it never ran, so there is nothing of it to clean up.
-        status = Status.ok if skip_undefined else Status.error
-        return StepResult(
-            name=step.name,
-            status=status,
-            started_offset_seconds=started,
-            duration_seconds=0.0,
-            failure=None
-            if skip_undefined
-            else Failure(kind=FailureKind.internal, message=f"{e}", step=step.name),
-            target="skipped: " + str(e) if skip_undefined else "",
-        )
-    try:
-        seen = await session.request(
-            step.method,
-            url,
-            zone=step.zone,
-            headers=headers,
-            body=body,
-            follow_redirects=step.follow_redirects,
-        )
-    except ProbeError as e:
-        return step_of(
-            step.name,
-            step.rules(),
-            None,
-            failure=Failure(kind=e.kind, message=e.message),
-            started_offset_seconds=started,
-            duration_seconds=session.offset() - started,
-            target=url,
-        )
-    rules = step.rules()
-    if any("${" in r.expr for r in rules):
-        try:
-            rules = [parse(render(r.expr, values), budget=r.budget) if "${" in r.expr else r for r in rules]
-        except (UndefinedVariable, AssertionSyntaxError) as e:
-            return step_of(
-                step.name,
-                (),
-                seen,
-                failure=Failure(kind=FailureKind.script, message=f"cannot fill an assertion: {e}"),
-            )
-    result = step_of(step.name, rules, seen)
-    if rules is not step.rules():
-        # Keep the expression as written: filled, it would carry the values of its variables.
-        written = step.rules()
-        result = result.model_copy(
-            update={
-                "assertions": [
-                    o.model_copy(update={"expr": w.expr}) if o.expr != w.expr else o
-                    for o, w in zip(result.assertions, written, strict=True)
-                ]
-            }
-        )
-    if result.status in (Status.failed, Status.error):
-        return result
-    for var, rule in step.extract.items():
-        value = _extracted(rule, seen, session)
-        if value is None:
-            return result.model_copy(
-                update={
-                    "status": Status.failed,
-                    "failure": Failure(
-                        kind=FailureKind.assertion,
-                        message=f"extract {var}: {rule.source}.{rule.arg} is not in the answer",
-                        step=step.name,
-                    ),
-                }
-            )
-        values[f"steps.{step.name}.{var}"] = value
-        if _is_secret(var, rule):
-            secrets.append(value)
-    return result
-
-
-def _render_json(value: JsonValue, values: dict[str, str]) -> JsonValue:
-    if isinstance(value, str):
-        return render(value, values)
-    if isinstance(value, list):
-        return [_render_json(v, values) for v in value]
-    if isinstance(value, dict):
-        return {k: _render_json(v, values) for k, v in value.items()}
-    return value
-
-
-def _is_secret(var: str, rule: Extract) -> bool:
-    if rule.secret is not None:
-        return rule.secret
-    return rule.source == "cookie" or secret_name(var) or secret_name(rule.arg)
-
-
-def _extracted(rule: Extract, seen: Exchange, session: Session) -> str | None:
-    if rule.source == "header":
-        return seen.headers.get(rule.arg.lower())
-    if rule.source == "cookie":
-        from urllib.parse import urlsplit
-
-        return session.cookies.get(urlsplit(seen.url).hostname or "", rule.arg)
-    text = seen.body.decode("utf-8", "replace")
-    if rule.source == "regex":
-        assert rule.pattern is not None
-        m = rule.pattern.search(text)
-        if m is None:
-            return None
-        return m.group(1) if m.re.groups else m.group(0)
-    try:
-        doc: object = json.loads(text)
-    except ValueError:
-        return None
-    for key in rule.path:
-        if isinstance(key, int) and isinstance(doc, list) and -len(doc) <= key < len(doc):  # noqa: SIM114
-            doc = doc[key]
-        elif isinstance(key, str) and isinstance(doc, dict) and key in doc:
-            doc = doc[key]
-        else:
-            return None
-    if doc is None:
-        return None
-    return doc if isinstance(doc, str) else json.dumps(doc)
-
-
-async def _script(
-    spec: JourneyCheck,
-    ctx: RunContext,
-    session: Session,
-    values: dict[str, str],
-    secrets: list[str],
-    steps: list[StepResult],
-) -> Failure | None:
-    function = spec.script_function()
-    assert function is not None
-    journey = JourneySession(session, ctx, values, secrets, steps)
-    try:
-        await function(journey)  # type: ignore[misc]
-    except StepFailed as e:
-        return e.step.failure
-    except (ProbeError, AssertionError) as e:
-        message = e.message if isinstance(e, ProbeError) else (str(e) or "assertion failed")
-        name = f"after {journey.steps[-1].name}" if journey.steps else "script"
-        return Failure(kind=FailureKind.script, message=message, step=name)
-    return None
-
-
 KIND = Kind(spec=JourneyCheck, run=run)
 
-__all__ = ["KIND", "JourneyCheck", "JourneySession", "Step", "StepFailed", "run_journey"]
+__all__ = ["KIND", "Extract", "JourneyCheck", "JourneySession", "Step", "StepFailed", "run", "run_journey"]
