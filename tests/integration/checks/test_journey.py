@@ -240,3 +240,43 @@ checks:
     }
     assert "planted-PASSWORD-31337" not in result.model_dump_json()
     assert b"planted-PASSWORD-31337" not in (tmp_path / "store.db").read_bytes()
+
+
+async def test_a_two_factor_login_sends_the_current_totp_code_and_hides_the_secret(
+    target: TargetServer, tmp_path: Path
+) -> None:
+    import time
+
+    from livesite.checks.variables import totp
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DP"
+    (tmp_path / "qa.totp").write_text(secret)
+    text = f"""
+zones: [{{name: local, base_url: "{target.url("/").rstrip("/")}"}}]
+store: {{url: "sqlite:///{tmp_path / "store.db"}"}}
+users:
+  cohorts:
+    - name: staff
+      users: [{{id: qa-1, username: qa1@example.test, password: pw-qa-1-secret, totp_secret_file: qa.totp}}]
+checks:
+  - name: mfa
+    kind: journey
+    user: qa-1
+    steps:
+      - {{name: code, method: POST, url: /echo, json: {{code: "${{user.totp}}"}}}}
+"""
+    (tmp_path / "c.yaml").write_text(text)
+    from livesite.config import load
+
+    config = load(tmp_path / "c.yaml")
+    before = time.time()
+    probes = ProbeService(config)
+    try:
+        result = await probes.probe(config.checks[0], "local")
+    finally:
+        await probes.aclose()
+    after = time.time()
+    assert result.status is Status.ok and result.user == "qa-1" and result.cohort == "staff"
+    sent = json.loads(target.received[-1].body)["code"]
+    assert sent in {totp(secret, before), totp(secret, after)}
+    assert secret not in result.model_dump_json()
