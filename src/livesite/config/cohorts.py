@@ -7,15 +7,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Sequence
 
-from livesite.config.models import CheckBase, Config
+from livesite.config.models import CheckBase, Config, Zone
 from livesite.config.users import UsersSettings
 from livesite.config.yamlsource import Source
 from livesite.errors import ConfigError
 
 
 def problems(
-    parts: Sequence[tuple[Config, Source]], users: UsersSettings, users_source: Source | None
+    parts: Sequence[tuple[Config, Source]],
+    users: UsersSettings,
+    users_source: Source | None,
+    zones: Sequence[Zone] = (),
 ) -> Iterator[ConfigError]:
+    yield from _step_zones(parts, zones)
     cohorts = [c.name for c in users.cohorts]
     user_ids = {u for c in users.cohorts for u in c.user_ids()}
     journeys: dict[str, CheckBase] = {}
@@ -67,6 +71,32 @@ def problems(
                 f"cohort {cohort.name!r} is provisioned (size: {cohort.size}) but no journey registers its users",
                 hint="name a journey in users.registration (or the cohort's registration:), or list users:",
             )
+
+
+def _step_zones(parts: Sequence[tuple[Config, Source]], zones: Sequence[Zone]) -> Iterator[ConfigError]:
+    """A step's ``zone:`` names a zone of the config; a step's path needs its zone's base_url."""
+    by_name = {z.name: z for z in zones}
+    for config, source in parts:
+        for i, check in enumerate(config.checks):
+            runs_in = [by_name[z] for z in (check.zones or by_name) if z in by_name]
+            for part in ("steps", "cleanup"):
+                for j, step in enumerate(getattr(check, part, None) or []):
+                    zone, url = getattr(step, "zone", None), getattr(step, "url", None)
+                    if zone is not None and zone not in by_name:
+                        yield ConfigError.at(
+                            source.position(("checks", i, part, j, "zone")),
+                            f"check {check.name!r}: step {getattr(step, 'name', j)!r} names unknown zone {zone!r}",
+                            hint=_hint(zone, sorted(by_name), "zone"),
+                        )
+                        continue
+                    targets = [by_name[zone]] if zone is not None else runs_in or [Zone(name="local")]
+                    if isinstance(url, str) and url.startswith("/") and any(not z.base_url for z in targets):
+                        yield ConfigError.at(
+                            source.position(("checks", i, part, j, "url")),
+                            f"check {check.name!r}: step {getattr(step, 'name', j)!r} has a path {url[:60]!r} "
+                            "but a zone it runs in has no base_url",
+                            hint="give every zone a base_url, or write an absolute url",
+                        )
 
 
 def _hint(name: str, known: Sequence[str], what: str) -> str:

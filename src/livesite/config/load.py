@@ -320,7 +320,7 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
     defaults = singles.get("defaults", (empty, None))[0].defaults
     errors += consistency.problems(parts, zones, defaults, base_dir)
     users = singles.get("users", (empty, None))
-    errors += cohorts.problems(parts, users[0].users, users[1])
+    errors += cohorts.problems(parts, users[0].users, users[1], zones)
     if errors:
         raise ConfigErrors(errors)
     return Config.model_construct(

@@ -90,3 +90,22 @@ async def test_the_lease_of_a_holder_that_crashed_expires(tmp_path: Path) -> Non
         await pool.release(leased)
     finally:
         await pool.close()
+
+
+async def test_a_lease_is_renewed_while_its_run_lasts(tmp_path: Path) -> None:
+    import asyncio
+
+    path = _config(tmp_path, lease="300ms", wait="50ms")
+    holder, other = await UserPool.open(load(path)), await UserPool.open(load(path))
+    try:
+        async with holder.running(cohort="staff", check="long journey") as who:
+            assert who.user == "qa-1"
+            for _ in range(4):  # well past the 300 ms deadline, which renewals keep pushing back
+                await asyncio.sleep(0.25)
+                with pytest.raises(NoFreeUser):
+                    await other.lease(cohort="staff")
+        leased = await other.lease(cohort="staff")  # released at the end of the block
+        await other.release(leased)
+    finally:
+        await holder.close()
+        await other.close()
