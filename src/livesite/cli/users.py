@@ -20,6 +20,7 @@ from livesite.cli import render
 from livesite.config import load
 from livesite.config.models import Config
 from livesite.users import Outcome, UserPool, cleanup, provision
+from livesite.users.provision import missing, present
 from livesite.users.roster import roster
 
 app = typer.Typer(help="The fake-user pool: register users, list them, remove them.", no_args_is_help=True)
@@ -28,6 +29,7 @@ T = TypeVar("T")
 
 ConfigPath = Annotated[Path, typer.Argument(help="A YAML config file, or a directory of them.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print which users it would change; change nothing.")]
 
 
 def _with_pool(config: Config, work: Callable[[UserPool], Awaitable[T]]) -> T:
@@ -52,7 +54,7 @@ def _outcomes(outcomes: list[Outcome], as_json: bool, nothing: str) -> None:
     else:
         table = Table("user", "cohort", "outcome", "reason")
         for o in outcomes:
-            style = "red" if o.action == "failed" else "green"
+            style = {"failed": "red", "registered": "green", "removed": "green"}.get(o.action, "yellow")
             table.add_row(o.user, o.cohort, f"[{style}]{o.action}[/]", render.printable(o.reason))
         console.print(table)
     if any(o.action == "failed" for o in outcomes):
@@ -60,17 +62,25 @@ def _outcomes(outcomes: list[Outcome], as_json: bool, nothing: str) -> None:
 
 
 @app.command("provision")
-def provision_command(config: ConfigPath, as_json: AsJson = False) -> None:
+def provision_command(config: ConfigPath, as_json: AsJson = False, dry_run: DryRun = False) -> None:
     """Register the missing users of every provisioned cohort (runs the registration journey)."""
     loaded = load(config)
-    _outcomes(_with_pool(loaded, lambda pool: provision(loaded, pool)), as_json, "every user is provisioned")
+
+    async def work(pool: UserPool) -> list[Outcome]:
+        return missing(loaded, pool) if dry_run else await provision(loaded, pool)
+
+    _outcomes(_with_pool(loaded, work), as_json, "every user is provisioned")
 
 
 @app.command("cleanup")
-def cleanup_command(config: ConfigPath, as_json: AsJson = False) -> None:
+def cleanup_command(config: ConfigPath, as_json: AsJson = False, dry_run: DryRun = False) -> None:
     """Run the cleanup journey for every provisioned user and forget them."""
     loaded = load(config)
-    _outcomes(_with_pool(loaded, lambda pool: cleanup(loaded, pool)), as_json, "no provisioned users")
+
+    async def work(pool: UserPool) -> list[Outcome]:
+        return present(loaded, pool) if dry_run else await cleanup(loaded, pool)
+
+    _outcomes(_with_pool(loaded, work), as_json, "no provisioned users")
 
 
 @app.command("list")

@@ -55,6 +55,28 @@ def _context(
     )
 
 
+def missing(config: Config, pool: UserPool) -> list[Outcome]:
+    """What :func:`provision` would register (``would register``), running nothing: the dry run."""
+    have = pool.accounts()
+    return [
+        Outcome(user, cohort.name, "would register")
+        for cohort in config.users.cohorts
+        if cohort.provisioned
+        for user in cohort.user_ids()
+        if user not in have
+    ]
+
+
+def present(config: Config, pool: UserPool) -> list[Outcome]:
+    """What :func:`cleanup` would remove (``would remove``), running nothing: the dry run."""
+    return [
+        Outcome(user, cohort.name, "would remove")
+        for cohort in config.users.cohorts
+        if cohort.provisioned
+        for user in pool.ready(cohort)
+    ]
+
+
 async def provision(config: Config, pool: UserPool) -> list[Outcome]:
     """Register every missing user of every provisioned cohort; one Outcome per user tried."""
     outcomes: list[Outcome] = []

@@ -39,6 +39,8 @@ def test_users_are_provisioned_listed_used_and_cleaned_up_without_showing_a_secr
         assert done.returncode == code, done.stdout + done.stderr
         return done.stdout
 
+    planned = run("users", "provision", config, "--dry-run")
+    assert planned.count("would register") == 4 and not (tmp_path / "users.json").exists()
     provisioned = run("users", "provision", config)
     assert provisioned.count("registered") == 4
     assert "every user is provisioned" in run("users", "provision", config), "a second run has nothing to do"
@@ -65,6 +67,7 @@ def test_users_are_provisioned_listed_used_and_cleaned_up_without_showing_a_secr
     assert issued, "the journey logged in"
     secrets = [a.password for a in accounts.values()] + [t for row in issued for t in row]
 
+    assert run("users", "cleanup", config, "--dry-run").count("would remove") == 4
     removed = run("users", "cleanup", config)
     assert removed.count("removed") == 4
     assert read_accounts(tmp_path / "users.json") == {}
