@@ -109,3 +109,30 @@ async def test_a_lease_is_renewed_while_its_run_lasts(tmp_path: Path) -> None:
     finally:
         await holder.close()
         await other.close()
+
+
+async def test_the_pool_leases_through_a_postgresql_store_too(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_text(
+        f"""
+store: {{url: "{fresh_postgres_url}"}}
+users:
+  wait_seconds: 100ms
+  cohorts:
+    - name: staff
+      users: [{{id: qa-1, username: qa1@example.test, password: not-used-here}}]
+"""
+    )
+    first, second = await UserPool.open(load(path)), await UserPool.open(load(path))
+    try:
+        async with first.running(cohort="staff", check="pg") as who:
+            assert who.user == "qa-1"
+            with pytest.raises(NoFreeUser, match="no free user in cohort 'staff'"):
+                await second.lease(cohort="staff")
+        leased = await second.lease(cohort="staff")
+        await second.release(leased)
+    finally:
+        await first.close()
+        await second.close()
