@@ -21,8 +21,9 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn
+from urllib.parse import quote
 
 from pydantic import JsonValue
 
@@ -268,7 +269,7 @@ async def _step(
         )
     assert step.url is not None
     try:
-        url = render(step.url, values)
+        url = render(step.url, _QuotedForUrl(values))
         headers = [(k, render(v, values)) for k, v in step.headers.items()]
         body: bytes | None = None
         if step.json_body is not None:
@@ -355,6 +356,23 @@ async def _step(
         if _is_secret(var, rule):
             secrets.append(value)
     return result
+
+
+class _QuotedForUrl(Mapping[str, str]):
+    """Values as they go into a URL: percent-encoded, so an extracted ``a b&c=d`` or a line break
+    stays one value and can never split the request line or add a query parameter."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        return quote(self._values[key], safe="-._~:@!$'()*+,;")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 def _render_json(value: JsonValue, values: dict[str, str]) -> JsonValue:

@@ -280,3 +280,25 @@ checks:
     sent = json.loads(target.received[-1].body)["code"]
     assert sent in {totp(secret, before), totp(secret, after)}
     assert secret not in result.model_dump_json()
+
+
+async def test_a_hostile_extracted_value_cannot_split_a_request(target: TargetServer) -> None:
+    evil = "a b\r\nX-Evil: 1&admin=true#frag"
+    target.respond("/hostile", 200, json.dumps({"evil": evil}), {"Content-Type": "application/json"})
+    spec = _journey(
+        target,
+        """
+    steps:
+      - {name: get, url: /hostile, extract: {evil: json.evil}}
+      - {name: in-url, url: "/echo?q=${steps.get.evil}"}
+      - {name: in-header, url: /echo?header=1, headers: {X-Q: "${steps.get.evil}"}}
+""",
+    )
+    result = await run_check(spec, _ctx(target))
+    seen = next(r for r in target.received if r.path == "/echo")
+    assert seen.query == {"q": evil}, "the value stays one query value"
+    assert "x-evil" not in seen.headers
+    assert result.status is Status.failed or result.status is Status.error
+    assert result.failure is not None and result.failure.step == "in-header"
+    assert "line break" in result.failure.message
+    assert not any(r.query.get("header") for r in target.received), "nothing was sent"
