@@ -28,6 +28,7 @@ from livesite.config.users import ATTRIBUTES
 _SUBJECTS = frozenset({"status", "latency", "header", "body", "json", "size", "redirects"})
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STATUS_2XX = parse("status in 200..299")
+MAX_SLEEP_SECONDS = 3600.0
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
 
 
@@ -120,6 +121,16 @@ class Step(Model):
     extract: dict[str, Extract] = Field(default_factory=dict)
     sleep: Seconds | None = Field(None, description="a wait, without a request; does not block other checks")
     _rules: list[Assertion] | None = PrivateAttr(default=None)
+
+    @field_validator("sleep")
+    @classmethod
+    def _bounded_wait(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v <= MAX_SLEEP_SECONDS:
+            raise ValueError(
+                "sleep must be more than 0 and at most 1h (hint: a longer wait belongs in the check's "
+                "interval, not inside one run)"
+            )
+        return v
 
     @model_validator(mode="after")
     def _request_or_wait(self) -> Step:
