@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -20,9 +21,12 @@ from livesite.checks import Credentials, Identity
 from livesite.clock import Clock, SystemClock
 from livesite.config.models import Config
 from livesite.config.users import Cohort, UsersSettings
+from livesite.errors import StoreError
 from livesite.store import Store, open_store
 from livesite.store.leases import Lease, Leases, open_leases
 from livesite.users.accounts import Account, read_accounts
+
+log = logging.getLogger(__name__)
 
 KIND = "user"
 _FIRST_POLL_SECONDS = 0.02
@@ -207,17 +211,27 @@ class UserPool:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            # Shielded: the user must be given back even when the run was cancelled.
-            await asyncio.shield(self.release(leased))
+            # Shielded: the user must be given back even when the run was cancelled. A store that
+            # fails now only delays that: the lease expires at its deadline.
+            try:
+                await asyncio.shield(self.release(leased))
+            except StoreError as e:
+                log.warning(
+                    "could not release user %s (free again by its deadline): %s", leased.lease.resource, e
+                )
 
     async def _renew(self, leased: Leased) -> None:
         lease = leased.lease
         every = self.settings.lease_seconds / 3
         while True:
             await self.clock.sleep(every)
-            renewed = await self.leases.renew(
-                lease, ttl_seconds=self.settings.lease_seconds, now=self.clock.time()
-            )
+            try:
+                renewed = await self.leases.renew(
+                    lease, ttl_seconds=self.settings.lease_seconds, now=self.clock.time()
+                )
+            except StoreError as e:  # tried again next period; the run itself goes on
+                log.warning("could not renew the lease on user %s: %s", lease.resource, e)
+                continue
             if renewed is None:
                 return  # lost (the store was away past the deadline); the run ends on its own
             lease = renewed
