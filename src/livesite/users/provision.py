@@ -8,6 +8,7 @@ run is using it), runs the cleanup journey, and forgets the account when it pass
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from livesite.config.users import Cohort
 from livesite.results import Result, Status
 from livesite.users.accounts import Account, locked, read_accounts, write_accounts
 from livesite.users.pool import NoFreeUser, UserPool, identity_for
+
+PROVISION_BATCH = 8  # users registered at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +92,35 @@ async def provision(config: Config, pool: UserPool) -> list[Outcome]:
             if journey is None:
                 continue  # the loader refuses this; a config built in code may still try
             have = pool.accounts()
-            for user in cohort.user_ids():
-                if user in have:
-                    continue
-                outcomes.append(await _register(config, pool, cohort, user, journey, resources))
+            wanted = [u for u in cohort.user_ids() if u not in have]
+            # A few at a time, each batch written down before the next starts: a crash leaves at most
+            # one batch registered on the site but unknown here.
+            for start in range(0, len(wanted), PROVISION_BATCH):
+                batch = wanted[start : start + PROVISION_BATCH]
+                done = await asyncio.gather(
+                    *(_register(config, pool, cohort, user, journey, resources) for user in batch)
+                )
+                registered = [o.account for o in done if o.account is not None]
+                if registered:
+                    with locked(pool.accounts_path):
+                        accounts = read_accounts(pool.accounts_path)
+                        accounts.update((a.id, a) for a in registered)
+                        write_accounts(pool.accounts_path, accounts)
+                outcomes += [o.outcome for o in done]
     finally:
         resources.close()
     return outcomes
 
 
+@dataclass(frozen=True, slots=True)
+class _Registered:
+    outcome: Outcome
+    account: Account | None
+
+
 async def _register(
     config: Config, pool: UserPool, cohort: Cohort, user: str, journey: CheckBase, resources: Resources
-) -> Outcome:
+) -> _Registered:
     settings = config.users
     username = render(
         settings.username, {"user.id": user, "user.cohort": cohort.name, "run.nonce": uuid.uuid4().hex[:12]}
@@ -111,13 +131,9 @@ async def _register(
         journey, _context(config, pool, _zone(config, cohort, journey), resources, identity)
     )
     if result.status is not Status.ok:
-        return Outcome(user, cohort.name, "failed", result.reason(), result)
+        return _Registered(Outcome(user, cohort.name, "failed", result.reason(), result), None)
     account = Account(user, cohort.name, username, password, "", pool.clock.time())
-    with locked(pool.accounts_path):
-        accounts = read_accounts(pool.accounts_path)
-        accounts[user] = account
-        write_accounts(pool.accounts_path, accounts)
-    return Outcome(user, cohort.name, "registered", result=result)
+    return _Registered(Outcome(user, cohort.name, "registered", result=result), account)
 
 
 async def cleanup(config: Config, pool: UserPool) -> list[Outcome]:
