@@ -18,7 +18,8 @@ from pydantic import Field, JsonValue, PrivateAttr, field_validator, model_valid
 
 from livesite.assertions import Assertion, parse
 from livesite.checks.context import RunContext
-from livesite.checks.journey_run import JourneySession, StepFailed, run_journey
+from livesite.checks.journey_run import run_journey
+from livesite.checks.journey_script import JourneySession, StepFailed
 from livesite.checks.kind import Kind, Seen
 from livesite.checks.variables import reference_problem, references
 from livesite.config.models import CheckBase, Model, Name, TlsSettings

@@ -1,4 +1,4 @@
-"""Running a journey (the kind's spec is ``checks/journey.py``): a fake user's task end to end — ordered requests, each judged by its assertions.
+"""Running a journey (its spec is ``checks/journey.py``): ordered requests, each judged by its assertions.
 
 Steps run in order on one :class:`~livesite.checks.session.Session` (cookies kept, one connection per
 origin). A step's ``extract:`` puts values into variables for later steps (``${steps.login.token}``);
@@ -11,7 +11,8 @@ sleeps and the cleanup budget on top (``JourneyCheck.wait_seconds``), and the jo
 itself at ``timeout`` + sleeps, so there is always time left for cleanup and the steps that ran are
 kept in the Result.
 
-``script: package.module:function`` runs an async function given a :class:`JourneySession` instead.
+``script: package.module:function`` runs an async function given a session instead
+(``checks/journey_script.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from pydantic import JsonValue
 
 from livesite.assertions import AssertionSyntaxError, Observation, parse
-from livesite.checks.context import Credentials, RunContext
+from livesite.checks.context import RunContext
+from livesite.checks.journey_script import run_script
 from livesite.checks.kind import Seen
 from livesite.checks.redact import secret_name
 from livesite.checks.session import Exchange, Session, step_of
@@ -38,113 +40,6 @@ from livesite.results import Failure, FailureKind, Status, StepResult
 
 if TYPE_CHECKING:  # journey.py (the spec) imports this module to run it
     from livesite.checks.journey import Extract, JourneyCheck, Step
-
-
-class StepFailed(Exception):
-    """Raised inside a script journey when a step fails; the journey stops there."""
-
-    def __init__(self, step: StepResult) -> None:
-        super().__init__(step.failure.message if step.failure else step.name)
-        self.step = step
-
-
-class JourneySession:
-    """What a script journey is given: the user, variables, and requests recorded as steps.
-
-    ``await s.request("login", "POST", "/api/login", json={...}, assertions=["status == 200"])``
-    sends one request as the run's user and records it as a step; a failing step raises and ends
-    the journey (the Result fails naming it). ``s.fail("cart", "empty")`` fails for a business reason.
-    """
-
-    def __init__(
-        self,
-        session: Session,
-        ctx: RunContext,
-        values: dict[str, str],
-        secrets: list[str],
-        steps: list[StepResult] | None = None,
-    ) -> None:
-        self._session = session
-        self.ctx = ctx
-        self.variables = values
-        self._secrets = secrets
-        self.steps: list[StepResult] = [] if steps is None else steps
-
-    @property
-    def user(self) -> str:
-        return self.ctx.identity.user
-
-    @property
-    def cohort(self) -> str:
-        return self.ctx.identity.cohort
-
-    @property
-    def credentials(self) -> Credentials:
-        return self.ctx.identity.credentials or Credentials()
-
-    def secret(self, value: str) -> None:
-        """Mask ``value`` wherever it would appear in the Result (a token the script learnt)."""
-        if value:
-            self._secrets.append(value)
-
-    async def request(
-        self,
-        name: str,
-        method: str,
-        url: str,
-        *,
-        zone: str | None = None,
-        headers: Sequence[tuple[str, str]] = (),
-        json_body: JsonValue | None = None,
-        body: bytes | None = None,
-        assertions: Sequence[str] = (),
-    ) -> Exchange:
-        rules = [parse(a) for a in assertions]
-        if not any(r.subject.name == "status" for r in rules):
-            rules.append(parse("status in 200..299"))
-        if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":")).encode()
-        started = self._session.offset()
-        try:
-            seen = await self._session.request(method, url, zone=zone, headers=headers, body=body)
-        except ProbeError as e:
-            failure = Failure(kind=e.kind, message=e.message)
-            self._record(
-                step_of(
-                    name,
-                    rules,
-                    None,
-                    failure=failure,
-                    started_offset_seconds=started,
-                    duration_seconds=self._session.offset() - started,
-                    target=url,
-                )
-            )
-        self._secrets.extend(self._session.cookies.values())
-        self._record(step_of(name, rules, seen))
-        return seen
-
-    def fail(self, name: str, message: str) -> NoReturn:
-        """Fail the journey at step ``name`` for a business reason (Locust's ``failure``)."""
-        now = self._session.offset()
-        self._record(
-            StepResult(
-                name=name,
-                status=Status.failed,
-                started_offset_seconds=now,
-                duration_seconds=0.0,
-                failure=Failure(kind=FailureKind.script, message=message, step=name),
-            )
-        )
-        raise AssertionError("unreachable: a failed step raises")  # _record raised StepFailed
-
-    async def sleep(self, seconds: float) -> None:
-        await self.ctx.clock.sleep(seconds)
-
-    def _record(self, step: StepResult) -> None:
-        self.steps.append(step)
-        if step.status in (Status.failed, Status.error):
-            raise StepFailed(step)
 
 
 def run_values(ctx: RunContext) -> dict[str, str]:
@@ -175,7 +70,7 @@ async def run_journey(spec: JourneyCheck, ctx: RunContext) -> tuple[Seen, dict[s
         try:
             async with asyncio.timeout(budget if math.isfinite(budget) else None):
                 if spec.script_function() is not None:
-                    failure = await _script(spec, ctx, session, values, secrets, steps)
+                    failure = await run_script(spec, ctx, session, values, secrets, steps)
                 else:
                     for step in spec.steps:
                         result = await _step(step, session, values, secrets)
@@ -419,25 +314,3 @@ def _extracted(rule: Extract, seen: Exchange, session: Session) -> str | None:
     if doc is None:
         return None
     return doc if isinstance(doc, str) else json.dumps(doc)
-
-
-async def _script(
-    spec: JourneyCheck,
-    ctx: RunContext,
-    session: Session,
-    values: dict[str, str],
-    secrets: list[str],
-    steps: list[StepResult],
-) -> Failure | None:
-    function = spec.script_function()
-    assert function is not None
-    journey = JourneySession(session, ctx, values, secrets, steps)
-    try:
-        await function(journey)  # type: ignore[misc]
-    except StepFailed as e:
-        return e.step.failure
-    except (ProbeError, AssertionError) as e:
-        message = e.message if isinstance(e, ProbeError) else (str(e) or "assertion failed")
-        name = f"after {journey.steps[-1].name}" if journey.steps else "script"
-        return Failure(kind=FailureKind.script, message=message, step=name)
-    return None
