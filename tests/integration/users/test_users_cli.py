@@ -47,6 +47,8 @@ def test_users_are_provisioned_listed_used_and_cleaned_up_without_showing_a_secr
     accounts = read_accounts(tmp_path / "users.json")
     assert sorted(accounts) == ["free-eu-1", "free-eu-2", "pro-us-1", "pro-us-2"]
 
+    lines = run("check", config)
+    assert "✓ whoami @ zone-a as free-eu-" in lines and "✓ whoami @ zone-b as pro-us-" in lines, lines
     checked = run("check", config, "--json", "--store", env["LIVESITE_STORE"])
     assert checked.count('"status": "ok"') >= 2 or checked.count('"status":"ok"') >= 2, checked
 
