@@ -11,7 +11,7 @@ import importlib
 import inspect
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import ClassVar, Literal
 
 from pydantic import Field, JsonValue, PrivateAttr, field_validator, model_validator
@@ -20,11 +20,12 @@ from livesite.assertions import Assertion, parse
 from livesite.checks.context import RunContext
 from livesite.checks.journey_run import run_journey
 from livesite.checks.journey_script import JourneySession, StepFailed
-from livesite.checks.kind import Kind, Seen
+from livesite.checks.kind import Kind, Metric, Sample, Seen
 from livesite.checks.variables import reference_problem, references
 from livesite.config.models import CheckBase, Model, Name, TlsSettings
 from livesite.config.types import AssertionRule, Seconds, Timeout, header_name
 from livesite.config.users import ATTRIBUTES
+from livesite.results import Result, Status
 
 _SUBJECTS = frozenset({"status", "latency", "header", "body", "json", "size", "redirects"})
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -297,6 +298,23 @@ async def run(spec: CheckBase, ctx: RunContext) -> Seen:
     return seen
 
 
-KIND = Kind(spec=JourneyCheck, run=run)
+METRICS = (
+    Metric(
+        "livesite_journey_step_duration_seconds", "gauge", "Duration of each step of the last journey run"
+    ),
+    Metric("livesite_journey_step_success", "gauge", "Whether each step of the last journey run passed"),
+)
+
+
+def samples(result: Result) -> Iterable[Sample]:
+    for step in result.steps:
+        # A script names its steps freely: escaped as the exposition format wants label values.
+        name = step.name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        label = f'step="{name}"'
+        yield "livesite_journey_step_duration_seconds", label, step.duration_seconds
+        yield "livesite_journey_step_success", label, float(step.status in (Status.ok, Status.degraded))
+
+
+KIND = Kind(spec=JourneyCheck, run=run, metrics=METRICS, samples=samples)
 
 __all__ = ["KIND", "Extract", "JourneyCheck", "JourneySession", "Step", "StepFailed", "run", "run_journey"]

@@ -65,3 +65,27 @@ def test_each_cohort_has_its_own_state_series_in_metrics() -> None:
     assert len(series) == len(set(series)), "no series is exported twice"
     assert 'livesite_check_state{check="checkout",zone="zone-a",cohort="pro-us",state="unknown"} 1' in text
     assert 'probe_success{check="checkout",zone="zone-a",cohort="free-eu"' in text
+
+
+def test_a_journey_exports_each_step_s_duration_and_success() -> None:
+    from livesite.checks.journey import samples
+    from livesite.results import StepResult
+
+    result = Result(
+        check="checkout",
+        kind="journey",
+        zone="zone-a",
+        started_at=datetime.now(UTC),
+        duration_seconds=0.3,
+        status=Status.failed,
+        steps=[
+            StepResult(name="login", status=Status.ok, duration_seconds=0.1),
+            StepResult(name="pay", status=Status.failed, duration_seconds=0.2),
+        ],
+    )
+    assert list(samples(result)) == [
+        ("livesite_journey_step_duration_seconds", 'step="login"', 0.1),
+        ("livesite_journey_step_success", 'step="login"', 1.0),
+        ("livesite_journey_step_duration_seconds", 'step="pay"', 0.2),
+        ("livesite_journey_step_success", 'step="pay"', 0.0),
+    ]
