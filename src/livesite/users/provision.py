@@ -13,7 +13,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from livesite.checks import Identity, Resources, RunContext, run_check
+from livesite.checks import KINDS, Identity, Kind, Resources, RunContext, Seen, run_check
+from livesite.checks.journey import JourneyCheck, run_journey
 from livesite.checks.variables import render
 from livesite.config.models import CheckBase, Config
 from livesite.config.users import Cohort
@@ -127,12 +128,25 @@ async def _register(
     )
     password = secrets.token_urlsafe(18)
     identity = identity_for(settings, cohort, user, username, password, "")
-    result = await run_check(
-        journey, _context(config, pool, _zone(config, cohort, journey), resources, identity)
-    )
+    learnt: dict[str, str] = {}
+
+    async def keep_variables(spec: CheckBase, ctx: RunContext) -> Seen:
+        assert isinstance(spec, JourneyCheck)
+        seen, values = await run_journey(spec, ctx)
+        learnt.update(values)
+        return seen
+
+    # The journey kind as registered, but keeping what the run extracted: a site that enrols the
+    # new user in two-factor login answers with its TOTP secret, extracted as ``totp_secret``.
+    kinds = {**KINDS, "journey": Kind(spec=JourneyCheck, run=keep_variables)}
+    ctx = _context(config, pool, _zone(config, cohort, journey), resources, identity)
+    result = await run_check(journey, ctx, kinds)
     if result.status is not Status.ok:
         return _Registered(Outcome(user, cohort.name, "failed", result.reason(), result), None)
-    account = Account(user, cohort.name, username, password, "", pool.clock.time())
+    totp_secret = next(
+        (v for k, v in learnt.items() if k.startswith("steps.") and k.endswith(".totp_secret")), ""
+    )
+    account = Account(user, cohort.name, username, password, totp_secret, pool.clock.time())
     return _Registered(Outcome(user, cohort.name, "registered", result=result), account)
 
 
