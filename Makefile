@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy bench-browser bench-judge system-deps clean
+.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy bench-browser bench-judge bench-journeys system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ bench-browser: $(STAMP) system-deps
 
 bench-judge: $(STAMP)
 	$(BIN)/python bench/judge.py
+
+bench-journeys: $(STAMP) system-deps
+	$(BIN)/python bench/journeys.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite

@@ -36,6 +36,7 @@ class FailureKind(StrEnum):
     http = "http"  # too many redirects, a redirect loop, a body over the limit
     assertion = "assertion"
     script = "script"  # a journey step failed for a business reason
+    users = "users"  # no fake user of the check's cohort could be leased: the site was not asked
     internal = "internal"  # a bug in livesite: the message says where
 
     @property
@@ -287,7 +288,7 @@ def status_for(failure: Failure) -> Status:
     return Status.error if failure.kind.is_network or failure.kind in _NO_ANSWER else Status.failed
 
 
-_NO_ANSWER = frozenset({FailureKind.protocol, FailureKind.internal})
+_NO_ANSWER = frozenset({FailureKind.protocol, FailureKind.internal, FailureKind.users})
 
 
 def decide(assertions: list[AssertionOutcome]) -> tuple[Status, Failure | None]:

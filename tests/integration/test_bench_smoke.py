@@ -84,13 +84,26 @@ def test_the_links_benchmark_finds_the_planted_set_with_both_tools() -> None:
         "links.py", "--pages", "30", "--broken-links", "2", "--broken-fragments", "2", timeout_seconds=120
     )
     assert re.search(r"^links: livesite [\d,]+ pages/s vs linkchecker .*same set: yes/yes\)$", out, re.M), out
+
+
 @pytest.mark.skipif(not _installed("nginx"), reason="needs nginx")
 def test_the_cross_zone_benchmark_prints_its_ratio_line() -> None:
     out = _run("cross_zone.py", "--runs", "40", "--zones", "2", timeout_seconds=60)
     assert re.search(
         r"^cross_zone: consistency \d+ µs CPU per zone vs http \d+ µs per probe → ratio [\d.]+×$", out, re.M
     )
+
+
 @pytest.mark.skipif(not _installed("chromium"), reason="needs Debian's chromium")
 def test_the_browser_benchmark_prints_its_ratio_line() -> None:
     out = _run("browser.py", "--runs", "1", timeout_seconds=180)
     assert re.search(r"^browser: livesite \d+ ms/journey .* → ratio [\d.]+×$", out, re.M), out
+
+
+@pytest.mark.skipif(not _installed("nginx"), reason="needs nginx")
+def test_the_journeys_benchmark_prints_its_ratio_line() -> None:
+    out = _run("journeys.py", "--journeys", "60", "--concurrency", "5", timeout_seconds=90)
+    assert re.search(r"^livesite\+lease +60/60 ok", out, re.M), out
+    assert re.search(
+        r"^journeys: livesite \d+ µs CPU/step, \d+ journeys/min/core .* ratio [\d.]+×$", out, re.M
+    )

@@ -112,6 +112,8 @@ async def test_the_links_example_reports_referral_links_when_the_partner_is_down
     referrals = [b for b in broken if "ref=livesite-shop" in b.link]
     assert referrals and all(b.reason == "HTTP 503" for b in referrals)
     assert any(b.link.endswith("/widget.js") for b in broken)
+
+
 async def test_the_cross_zone_examples_pass_against_a_healthy_demo(fresh_demo: DemoFactory) -> None:
     import uuid
 
@@ -130,3 +132,26 @@ async def test_the_cross_zone_examples_pass_against_a_healthy_demo(fresh_demo: D
         assert {zone for _, zone in results} == {"zone-a"}, "a cross-zone check runs once"
         failing = {key: r.reason() for key, r in results.items() if r.status is not Status.ok}
         assert not failing, name
+
+
+@pytest.mark.parametrize("name", ["users.yaml", "journey.yaml"])
+async def test_the_fake_user_examples_pass_once_their_users_are_provisioned(
+    name: str, demo: DemoState, tmp_path: Path
+) -> None:
+    from livesite.users import UserPool, provision
+
+    where = {
+        "LIVESITE_STORE": f"sqlite:///{tmp_path / 'store.db'}",
+        "LIVESITE_USERS_FILE": str(tmp_path / "u.json"),
+    }
+    config = load(EXAMPLES / name, env={**os.environ, **demo.env(), **where})
+    pool = await UserPool.open(config)
+    try:
+        assert {o.action for o in await provision(config, pool)} == {"registered"}
+    finally:
+        await pool.close()
+    results = await run_once(config, plan(config))  # one Result per check, zone and cohort
+    assert {(r.zone, r.cohort) for r in results} == {
+        (z, c) for z in ("zone-a", "zone-b") for c in ("free-eu", "pro-us")
+    }
+    assert all(r.status is Status.ok for r in results), [r.reason() for r in results]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from livesite.checks import browser, cache, consistency, dns, http, links, tcp, tls, token
+from livesite.checks import browser, cache, consistency, dns, http, journey, links, tcp, tls, token
 from livesite.checks.context import ANONYMOUS, Credentials, Identity, Resources, RunContext
 from livesite.checks.frame import execute
 from livesite.checks.kind import Kind, Metric, Sample, Seen
@@ -30,6 +30,7 @@ KINDS: Mapping[str, Kind] = {
         token.KIND,
         consistency.KIND,
         browser.KIND,
+        journey.KIND,
     )
 }
 

@@ -72,7 +72,10 @@ class Identity:
         """What this identity sends or holds that must never be printed: header and cookie values, and
         its credentials' password and TOTP secret."""
         held = self.credentials.secrets if self.credentials is not None else ()
-        return (*(v for _, v in (*self.headers, *self.cookies)), *held)
+        # A header that carries the user id (the synthetic-user marker) hides nothing: the Result
+        # names the user anyway, and masking the id would cut it out of every message.
+        sent = (v for _, v in (*self.headers, *self.cookies) if not (self.user and v == self.user))
+        return (*sent, *held)
 
     def request_headers(self, route_header: str) -> list[tuple[str, str]]:
         out = list(self.headers)

@@ -57,7 +57,7 @@ def phases_of(ctx: RunContext) -> Phases:
 async def execute(spec: CheckBase, ctx: RunContext, kinds: Mapping[str, Kind]) -> Result:
     """Run one check once. Never raises (but for cancellation): every failure is a Result."""
     ctx = ctx.fresh()
-    timeout = spec.timeout if spec.timeout is not None else ctx.defaults.timeout
+    timeout = (spec.timeout if spec.timeout is not None else ctx.defaults.timeout) + spec.wait_seconds()
     started_at = ctx.now()
     t0 = time.perf_counter()
     failure: Failure | None = None

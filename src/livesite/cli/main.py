@@ -30,6 +30,7 @@ from livesite.cli.monkey import monkey
 from livesite.cli.partners import partners
 from livesite.cli.rollout import app as rollout_app
 from livesite.cli.signals import stop_on_signals
+from livesite.cli.users import app as users_app
 from livesite.config import Config, load
 from livesite.errors import LivesiteError, UsageError
 from livesite.monitor import Monitor, Plan, plan, run_once
@@ -353,6 +354,7 @@ app.add_typer(chaos_app, name="chaos")
 app.command()(monkey)
 app.command(name="links")(links_command)
 app.command("analyze")(analyze_command)
+app.add_typer(users_app, name="users")
 
 
 @app.command()

@@ -85,7 +85,7 @@ def results_table(results: Sequence[Result], title: str | None = None) -> Table:
     for r in results:
         table.add_row(
             safe(r.check),
-            safe(r.zone),
+            safe(r.zone) + _who(r),
             Text(r.status.value, style=STYLE[r.status]),
             f"{r.duration_seconds * 1000:.0f}ms",
             str(r.http.status_code) if r.http is not None and r.http.status_code else "",
@@ -93,6 +93,13 @@ def results_table(results: Sequence[Result], title: str | None = None) -> Table:
             safe(_why(r)),
         )
     return table
+
+
+def _who(r: Result) -> str:
+    """`` as free-eu-1 (free-eu)`` for a run as a fake user; nothing for a run as nobody in particular."""
+    if r.user:
+        return f" as {printable(r.user)} ({printable(r.cohort)})" if r.cohort else f" as {printable(r.user)}"
+    return f" as {printable(r.cohort)}" if r.cohort else ""
 
 
 def result_lines(results: Sequence[Result]) -> list[Text]:
@@ -105,7 +112,7 @@ def result_lines(results: Sequence[Result]) -> list[Text]:
         why = "" if r.status is Status.ok else f" — {printable(r.reason())}"
         lines.append(
             Text(
-                f"{mark[r.status]} {printable(r.check)} @ {printable(r.zone)}: {r.status.value} "
+                f"{mark[r.status]} {printable(r.check)} @ {printable(r.zone)}{_who(r)}: {r.status.value} "
                 f"{r.duration_seconds * 1000:.0f}ms{code}{revision}{why}"
             )
         )
@@ -176,7 +183,7 @@ def plan_table(plan: Plan) -> Table:
         table.add_row(
             safe(job.check.name),
             job.check.kind,
-            safe(job.zone),
+            safe(job.zone) + (f" as {safe(job.identity.cohort)}" if job.identity.cohort else ""),
             f"{job.interval_seconds:g}s",
             f"{job.timeout_seconds:g}s",
             f"{job.retries.attempts} ({job.retries.strategy})" if job.retries.attempts > 1 else "none",

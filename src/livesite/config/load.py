@@ -16,12 +16,12 @@ from typing import Annotated, TypeGuard, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from livesite.config import consistency, models
+from livesite.config import cohorts, consistency, models
 from livesite.config.models import CheckBase, Config, Partner, config_model
 from livesite.config.yamlsource import Source, load_source, parse_source
 from livesite.errors import ConfigError, ConfigErrors
 
-_SINGLETONS = ("defaults", "store", "monitor", "monkey")
+_SINGLETONS = ("defaults", "store", "monitor", "monkey", "users")
 
 # Kind name → spec model. The default comes from the registry of check kinds (livesite.checks.KINDS),
 # imported when first needed: checks build on these models, so config cannot import them up front.
@@ -358,6 +358,8 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
     empty = Config()
     defaults = singles.get("defaults", (empty, None))[0].defaults
     errors += consistency.problems(parts, zones, defaults, base_dir, partners=partners)
+    users = singles.get("users", (empty, None))
+    errors += cohorts.problems(parts, users[0].users, users[1], zones)
     if errors:
         raise ConfigErrors(errors)
     return Config.model_construct(
@@ -370,4 +372,5 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
         monitor=singles.get("monitor", (empty, None))[0].monitor,
         monkey=singles.get("monkey", (empty, None))[0].monkey,
         partners=partners,
+        users=users[0].users,
     )

@@ -153,6 +153,10 @@ class CheckBase(Model):
     partner: Name | None = Field(
         None, description="the third party this check speaks to; the same as tags: {partner: NAME}"
     )
+    # Run as a fake user (users: section): one leased from a cohort, one per cohort, or a given one.
+    cohort: Name | None = None
+    cohorts: list[Name] | None = None
+    user: Name | None = None
     assertions: list[AssertionRule] = Field(default_factory=list, alias="assert")
     budget: list[BudgetRule] = Field(default_factory=list)
     # Values the loader filled in from ${VAR} or ${file:...} somewhere in this check.
@@ -188,6 +192,21 @@ class CheckBase(Model):
             tags["partner"] = data["partner"]
             data = {**data, "tags": tags}
         return data
+
+    @model_validator(mode="after")
+    def _one_way_to_choose_users(self) -> CheckBase:
+        given = [k for k in ("cohort", "cohorts", "user") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of cohort, cohorts or user, not {' and '.join(given)}")
+        if self.cohorts is not None and (not self.cohorts or len(set(self.cohorts)) != len(self.cohorts)):
+            raise ValueError("cohorts: names each cohort once (hint: cohorts: [free-eu, pro-us])")
+        return self
+
+    def cohort_names(self) -> list[str]:
+        """The cohorts this check runs as, one run each: [] when it runs as nobody in particular."""
+        if self.cohorts is not None:
+            return list(self.cohorts)
+        return [self.cohort] if self.cohort is not None else []
 
     @field_validator("assertions", "budget", mode="before")
     @classmethod
@@ -230,6 +249,17 @@ class CheckBase(Model):
         """Values of this check that must never be printed. A kind adds its credentials and those
         ${VAR} values that land where secrets go (headers, query, body, what a socket sends)."""
         return []
+
+    def problems(self) -> Iterable[tuple[tuple[str | int, ...], str, str | None]]:
+        """What a kind finds wrong with a check across its own fields, as (where in the check,
+        message, hint): a journey step using a variable no earlier step extracts. Reported at load
+        with the file:line of that key."""
+        return ()
+
+    def wait_seconds(self) -> float:
+        """Seconds a run spends on purpose beyond talking to the site (a journey's sleeps and its
+        cleanup budget): the frame adds them to the timeout."""
+        return 0.0
 
     def implied(self) -> list[Assertion]:
         """Assertions a kind holds its answers to unless told otherwise (an http check without a
@@ -376,6 +406,10 @@ class Partner(Model):
     evidence: int = Field(10, ge=1, le=50, description="failures an incident keeps as evidence (newest)")
 
 
+# Here, not at the top: config/users.py builds on Model and Name above.
+from livesite.config.users import UsersSettings  # noqa: E402
+
+
 class Config(Model):
     version: Literal[1] = 1
     zones: list[Zone] = Field(default_factory=list)
@@ -386,6 +420,7 @@ class Config(Model):
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     partners: list[Partner] = Field(default_factory=list)
     monkey: MonkeySettings | None = None
+    users: UsersSettings = Field(default_factory=UsersSettings)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("checks", mode="before")

@@ -83,7 +83,7 @@ class Snapshot:
     """What /metrics shows, copied on the event loop so rendering can happen on another thread."""
 
     results: list[Result]
-    states: list[tuple[tuple[str, str], CheckState]]
+    states: list[tuple[tuple[str, str, str], CheckState]]  # (check, zone, cohort)
     totals: list[tuple[tuple[str, str, str], int]]
     lag_counts: list[int]
     lag_total: float
@@ -97,7 +97,11 @@ def snapshot(monitor: Monitor) -> Snapshot:
     lag = monitor.scheduler.lag
     return Snapshot(
         results=list(monitor.last.values()),
-        states=[((key[0], key[1]), track.state) for key, track in monitor.tracks.items()],
+        # A check run per cohort has a state per cohort: the cohort label keeps their series apart.
+        states=[
+            ((key[0], key[1], monitor.jobs[key].identity.cohort), track.state)
+            for key, track in monitor.tracks.items()
+        ],
         totals=list(monitor.totals.items()),
         lag_counts=list(lag.counts),
         lag_total=lag.total,
@@ -116,9 +120,11 @@ def render(snap: Snapshot, kinds: Mapping[str, Kind] = KINDS) -> str:
             groups[name].append(line)
     for key, current in snap.states:
         check, zone = _esc(key[0]), _esc(key[1])
+        cohort = f',cohort="{_esc(key[2])}"' if key[2] else ""
         for state in CheckState:
             groups["livesite_check_state"].append(
-                f'livesite_check_state{{check="{check}",zone="{zone}",state="{state.value}"}} {int(current is state)}'
+                f'livesite_check_state{{check="{check}",zone="{zone}"{cohort},state="{state.value}"}} '
+                f"{int(current is state)}"
             )
     for (check, zone, status), count in snap.totals:
         groups["livesite_check_results_total"].append(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from livesite.config.models import Config
 from livesite.errors import UsageError
-from livesite.probe import Job, job_for
+from livesite.probe import Job, jobs_for
 
 
 class MonitorJob(Job):
@@ -56,12 +56,12 @@ def plan(
         for zone in config.zones_for(spec):
             if zones and zone not in zones:
                 continue
-            job = job_for(config, spec, zone, spread_start=spread_start)
-            jobs.append(
-                MonitorJob(
-                    **dict(job),
-                    failure_threshold=spec.failure_threshold or d.failure_threshold,
-                    success_threshold=spec.success_threshold or d.success_threshold,
+            for job in jobs_for(config, spec, zone, spread_start=spread_start):
+                jobs.append(
+                    MonitorJob(
+                        **dict(job),
+                        failure_threshold=spec.failure_threshold or d.failure_threshold,
+                        success_threshold=spec.success_threshold or d.success_threshold,
+                    )
                 )
-            )
     return Plan(jobs=jobs)

@@ -57,3 +57,12 @@ def job_for(
         jitter_seconds=spec.jitter if spec.jitter is not None else d.jitter,
         retries=spec.retries or d.retries,
     )
+
+
+def jobs_for(config: Config, spec: CheckBase, zone: str, *, spread_start: bool = True) -> list[Job]:
+    """The jobs of ``spec`` in ``zone``: one, or one per cohort it runs as (``cohorts:``), each
+    keyed by its cohort so every cohort keeps its own schedule and state."""
+    cohorts = spec.cohort_names()
+    if not cohorts:
+        return [job_for(config, spec, zone, spread_start=spread_start)]
+    return [job_for(config, spec, zone, Identity(cohort=c), spread_start=spread_start) for c in cohorts]

@@ -9,18 +9,23 @@ of its own jobs through the ``on_result`` it gave when scheduling, and any subsc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from datetime import UTC, datetime
 
 from livesite.checks import ANONYMOUS, KINDS, Identity, Kind
 from livesite.clock import Clock, SystemClock
 from livesite.config.models import CheckBase, Config, RetrySpec
+from livesite.errors import StoreError
 from livesite.probe.contexts import Contexts
 from livesite.probe.job import Job
 from livesite.probe.retry import run_with_retries
 from livesite.probe.scheduler import Scheduler
-from livesite.results import Result
+from livesite.results import Failure, FailureKind, Result, Status
+from livesite.users import NoFreeUser, UserPool
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +41,14 @@ class ProbeService:
         concurrency: int | None = None,
         rng: random.Random | None = None,
         kinds: Mapping[str, Kind] = KINDS,
+        users: UserPool | None = None,
     ) -> None:
         self.config = config
+        # The fake-user pool for checks that run as a cohort or a user; opened on the store of the
+        # config when the first such check runs, unless one is given.
+        self.users = users
+        self._owns_users = False
+        self._users_lock: asyncio.Lock | None = None
         self.clock = clock or SystemClock()
         self.kinds = kinds
         self.contexts = Contexts(config, self.clock)
@@ -78,7 +89,13 @@ class ProbeService:
         identity: Identity = ANONYMOUS,
         retries: RetrySpec | None = None,
     ) -> Result:
-        """Run ``spec`` once now in ``zone`` as ``identity`` (with retries), outside any schedule."""
+        """Run ``spec`` once now in ``zone`` as ``identity`` (with retries), outside any schedule.
+
+        A check that runs as a cohort or a user (``cohort:``, ``cohorts:``, ``user:``) runs as a user
+        leased for the run; ``identity.cohort`` chooses among ``cohorts:`` (default: the first).
+        """
+        if spec.cohort is not None or spec.cohorts is not None or spec.user is not None:
+            return await self._as_user(spec, zone, identity, retries or RetrySpec())
         ctx = self.contexts.get(zone, identity)
         return await run_with_retries(spec, ctx, retries or RetrySpec(), self.kinds)
 
@@ -93,12 +110,55 @@ class ProbeService:
         self.contexts.close()
 
     async def aclose(self) -> None:
-        """:meth:`close`, after closing what needs the event loop (browsers)."""
+        """:meth:`close`, after closing what needs the event loop: browsers, and the user pool this
+        service opened."""
         await self.contexts.resources.aclose()
+        if self._owns_users and self.users is not None:
+            await self.users.close()
+            self.users = None
+            self._owns_users = False
+
+    async def _pool(self) -> UserPool:
+        if self.users is None:
+            if self._users_lock is None:
+                self._users_lock = asyncio.Lock()
+            async with self._users_lock:
+                if self.users is None:
+                    self.users = await UserPool.open(self.config, clock=self.clock)
+                    self._owns_users = True
+        return self.users
+
+    async def _as_user(self, spec: CheckBase, zone: str, identity: Identity, retries: RetrySpec) -> Result:
+        cohort = identity.cohort or spec.cohort or (spec.cohorts[0] if spec.cohorts else None)
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        try:
+            pool = await self._pool()
+            async with pool.running(cohort=cohort, user=spec.user, check=spec.name) as who:
+                ctx = self.contexts.get(zone, who)
+                return await run_with_retries(spec, ctx, retries, self.kinds)
+        except (NoFreeUser, StoreError) as e:
+            message = str(e) if isinstance(e, NoFreeUser) else f"cannot lease a user: {e}"
+            return Result(
+                check=spec.name,
+                kind=spec.kind,
+                zone=zone,
+                user=spec.user or "",
+                cohort=cohort or "",
+                started_at=started_at,
+                duration_seconds=time.perf_counter() - t0,
+                status=Status.error,
+                failure=Failure(kind=FailureKind.users, message=message),
+                tags=spec.tags,
+            )
 
     async def _execute(self, job: Job) -> None:
-        ctx = self.contexts.get(job.zone, job.identity)
-        result = await run_with_retries(job.check, ctx, job.retries, self.kinds)
+        spec = job.check
+        if spec.cohort is not None or spec.cohorts is not None or spec.user is not None:
+            result = await self._as_user(spec, job.zone, job.identity, job.retries)
+        else:
+            ctx = self.contexts.get(job.zone, job.identity)
+            result = await run_with_retries(spec, ctx, job.retries, self.kinds)
         listener = self._listeners.get(job.key)
         for hear in (*((listener,) if listener is not None else ()), *self._subscribers):
             try:

@@ -17,7 +17,18 @@ from livesite.results import Result, Status
 
 
 def test_every_kind_is_its_own_module_with_an_async_run_of_spec_and_context() -> None:
-    assert set(KINDS) == {"http", "tcp", "tls", "dns", "links", "cache", "token", "consistency", "browser"}
+    assert set(KINDS) == {
+        "http",
+        "tcp",
+        "tls",
+        "dns",
+        "links",
+        "cache",
+        "token",
+        "consistency",
+        "browser",
+        "journey",
+    }
     for name, kind in KINDS.items():
         assert kind.name == name
         assert inspect.iscoroutinefunction(kind.run), name
