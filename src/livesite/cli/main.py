@@ -22,6 +22,7 @@ from rich.text import Text
 from livesite import runtime
 from livesite.cli import render, stores
 from livesite.cli.demo import app as demo_app
+from livesite.cli.router import router as router_command
 from livesite.cli.signals import stop_on_signals
 from livesite.config import Config, load
 from livesite.errors import LivesiteError, UsageError
@@ -339,6 +340,7 @@ def history(
 
 
 app.add_typer(demo_app, name="demo")
+app.command(name="router")(router_command)
 
 
 @app.command()
