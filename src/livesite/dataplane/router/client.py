@@ -68,6 +68,7 @@ class ClientConnection(asyncio.Protocol):
         self.header_count = 0
         self.body_bytes = 0
         self.deadline = 0.0  # loop time after which the client has been too slow (0: none)
+        self.out: list[bytes] = []  # answer bytes not yet written (see flush)
         self.reading_paused = False
         self.writing_paused = False
         self.closed = False
@@ -277,20 +278,28 @@ class ClientConnection(asyncio.Protocol):
             append(b"Connection: keep-alive\r\n")
         append(b"\r\n")
         self.close_after = not keep
-        if self.transport is not None:
-            self.transport.write(b"".join(lines))
+        self.out.append(b"".join(lines))
 
     def response_body(self, data: bytes) -> None:
-        if self.transport is None or not data:
+        if not data:
             return
         if self.response_chunked:
-            self.transport.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
+            self.out += (b"%x\r\n" % len(data), data, b"\r\n")
         else:
-            self.transport.write(data)
+            self.out.append(data)
+
+    def flush(self) -> None:
+        """Writes what one read from the backend produced in one go: head and body in one syscall."""
+        out = self.out
+        if out:
+            if self.transport is not None and not self.closed:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def response_end(self) -> None:
-        if self.response_chunked and self.transport is not None:
-            self.transport.write(b"0\r\n\r\n")
+        if self.response_chunked:
+            self.out.append(b"0\r\n\r\n")
+        self.flush()
         self.upstream = None
         backend = self.backend
         if backend is not None:
@@ -303,6 +312,7 @@ class ClientConnection(asyncio.Protocol):
         if backend is not None:
             backend.finished(0, self.loop.time() - self.started)
         if answered:
+            self.flush()
             self.abort()  # the head is out: only a cut tells the client the body is incomplete
             return
         self.router.upstream_failed(self, reason, stale=stale)

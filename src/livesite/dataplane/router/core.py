@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 
+from livesite.clock import Clock, SystemClock
 from livesite.dataplane.router import admin, health
 from livesite.dataplane.router.balance import RoundRobin, bucket, cohort_backend
 from livesite.dataplane.router.client import ClientConnection, Request
@@ -53,8 +54,10 @@ class Backend:
 class Router:
     """A running router. Create it, ``await start()``, ``await stop()``; or ``async with``."""
 
-    def __init__(self, settings: RouterSettings) -> None:
+    def __init__(self, settings: RouterSettings, clock: Clock | None = None) -> None:
+        """``clock`` times fault TTLs (a FakeClock in tests); the data path uses the loop's own."""
         self.settings = settings
+        clock = clock or SystemClock()
         self.loop = asyncio.get_running_loop()
         t = settings.timeouts
         self.backends: dict[str, Backend] = {
@@ -76,7 +79,7 @@ class Router:
         self.rr = RoundRobin(self.weights())
         self.routes: tuple[Route, ...] = settings.routes
         self.sticky: Sticky | None = settings.sticky
-        self.faults = Faults(time.monotonic, time.time)
+        self.faults = Faults(clock.monotonic, clock.time)
         self.generation = 1
         self.since = time.time()
         self.all_healthy = True

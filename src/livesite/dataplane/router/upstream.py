@@ -26,6 +26,9 @@ class Sink(Protocol):
 
     def response_end(self) -> None: ...
 
+    def flush(self) -> None:
+        """Called after each read from the backend: pass on what it produced."""
+
     def upstream_failed(self, reason: str, *, answered: bool, stale: bool) -> None:
         """No (whole) answer. ``answered``: a head was already passed on, so the client sees a cut.
         ``stale``: a reused connection closed before a byte came back (the backend had dropped it)."""
@@ -81,6 +84,10 @@ class UpstreamConnection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             self._fail("the backend sent a malformed response")
+            return
+        sink = self.sink
+        if sink is not None:
+            sink.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.pool.forget(self)
@@ -131,9 +138,9 @@ class UpstreamConnection(asyncio.Protocol):
         sink.response_head(status, self.reason, self.headers, framing)
         if self.head_only and self.sink is not None:
             # A HEAD answer announces a body it does not send; llhttp cannot be told, so the message
-            # ends here and the connection gets a fresh parser for its next exchange.
-            self.parser = httptools.HttpResponseParser(self)
-            self._finish(self.framing != "close")
+            # ends here. The connection is not reused: a backend that wrongly sends the body anyway
+            # would put it in front of the next answer.
+            self._finish(False)
 
     def on_body(self, data: bytes) -> None:
         sink = self.sink
