@@ -157,6 +157,8 @@ class ClientConnection(asyncio.Protocol):
         if size > self.limits.max_head_bytes:
             raise _Refused(431, f"the request head is larger than {self.limits.max_head_bytes} bytes")
         parser = self.parser
+        if parser.should_upgrade():
+            raise _Refused(501, "protocol upgrades (WebSocket) are not supported by this router")
         request.method = parser.get_method()
         request.keep_alive = parser.should_keep_alive()
         request.http10 = parser.get_http_version() == "1.0"
