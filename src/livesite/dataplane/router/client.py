@@ -44,6 +44,37 @@ class Request:
 class ClientConnection(asyncio.Protocol):
     """Reads requests, hands each to the router in turn, streams the answers back."""
 
+    # Slots: one of these is made per accepted connection, the hot cost of new-connection traffic.
+    __slots__ = (
+        "active",
+        "backend",
+        "body_bytes",
+        "close_after",
+        "closed",
+        "current",
+        "deadline",
+        "head_bytes",
+        "header_count",
+        "in_head",
+        "last_backend",
+        "limits",
+        "loop",
+        "out",
+        "parser",
+        "peer",
+        "queue",
+        "reading_paused",
+        "response_chunked",
+        "retries",
+        "router",
+        "started",
+        "status",
+        "transport",
+        "tried",
+        "upstream",
+        "writing_paused",
+    )
+
     def __init__(self, router: Router) -> None:
         self.router = router
         self.loop = router.loop
