@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale system-deps clean
+.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-router system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-probes: $(STAMP) system-deps
 
 bench-monitor-scale: $(STAMP) system-deps
 	$(BIN)/python bench/monitor_scale.py
+
+bench-router: $(STAMP) system-deps
+	$(BIN)/python bench/router.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite

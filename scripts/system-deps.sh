@@ -13,6 +13,7 @@ have haproxy /usr/sbin/haproxy || need+=(haproxy)
 have redis-server /usr/bin/redis-server || need+=(redis-server)
 have socat /usr/bin/socat || need+=(socat)
 have chromium /usr/bin/chromium || need+=(chromium)
+have wrk /usr/bin/wrk || need+=(wrk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -52,14 +52,19 @@ def router(
             help="A backend as URL=WEIGHT or NAME=URL=WEIGHT (repeatable), e.g. stable=http://127.0.0.1:8001=90.",
         ),
     ],
-    listen: Annotated[str, typer.Option(help="HOST:PORT to serve on (port 0: any free port).")] = "127.0.0.1:8080",
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT to serve on (port 0: any free port).")
+    ] = "127.0.0.1:8080",
     name_backends: Annotated[
-        str | None, typer.Option(help="Names for the backends, in order, e.g. stable,canary [default: b1, b2, ...].")
+        str | None,
+        typer.Option(help="Names for the backends, in order, e.g. stable,canary [default: b1, b2, ...]."),
     ] = None,
     sticky_header: Annotated[
         str | None, typer.Option(help="Keep each user on one revision by this header (e.g. a user id).")
     ] = None,
-    sticky_cookie: Annotated[str | None, typer.Option(help="Keep each user on one revision by this cookie.")] = None,
+    sticky_cookie: Annotated[
+        str | None, typer.Option(help="Keep each user on one revision by this cookie.")
+    ] = None,
     admin_token_file: Annotated[
         Path | None, typer.Option(help="A file holding the bearer token the admin API (/-/...) requires.")
     ] = None,
@@ -84,7 +89,9 @@ def router(
             host=host,
             port=port,
             backends=backends,
-            sticky=Sticky(header=sticky_header, cookie=sticky_cookie) if sticky_header or sticky_cookie else None,
+            sticky=Sticky(header=sticky_header, cookie=sticky_cookie)
+            if sticky_header or sticky_cookie
+            else None,
             admin_token=_token(admin_token_file),
             health=HealthCheck(path=health_path, interval_seconds=health_interval, enabled=not no_health),
             backend_header=backend_header or None,
