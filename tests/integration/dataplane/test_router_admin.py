@@ -39,9 +39,12 @@ async def test_the_admin_api_needs_the_token_when_one_is_set(
 ) -> None:
     router = await start_router(admin_token=TOKEN)
     r = await http.request(method, router.url + path, content=b"{}")
-    assert r.status_code == 401 and "Bearer" in r.json()["error"]
+    assert r.status_code == 401 and "Bearer" in r.json()["error"] and r.json()["status"] == 401
+    assert r.headers["www-authenticate"] == 'Bearer realm="livesite-router"'
     r = await http.request(method, router.url + path, content=b"{}", headers={"Authorization": "Bearer nope"})
-    assert r.status_code == 403 and r.json() == {"error": "wrong admin token"}
+    assert r.status_code == 403 and r.json() == {"error": "wrong admin token", "status": 403}
+    assert r.headers["www-authenticate"] == 'Bearer realm="livesite-router", error="invalid_token"'
+    assert (await http.get(router.url + "/-/weights", headers=AUTH)).status_code == 200
 
 
 async def test_health_needs_no_token_and_admin_paths_never_reach_a_backend(

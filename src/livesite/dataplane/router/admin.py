@@ -43,10 +43,11 @@ class RoutesBody(BaseModel):
 
 
 class AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, auth: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.auth = auth  # a WWW-Authenticate error code ("" for none) when the token is at fault
 
 
 def handle(router: Router, client: ClientConnection, request: Request) -> None:
@@ -57,12 +58,20 @@ def handle(router: Router, client: ClientConnection, request: Request) -> None:
     try:
         if path == "/-/health":
             _only(method, "GET", "HEAD")
-            status, doc = 200, {"status": "ok"}
+            status, doc = 200, {"status": "ok", **router.settings.labels}
         else:
             _authorize(router, request)
             status, doc = _dispatch(router, method, path, b"".join(request.body))
     except AdminError as exc:
-        client.send_own(exc.status, error_body(exc.message))
+        settings = router.settings
+        headers = None
+        more: dict[str, object] = {"status": exc.status}
+        if exc.auth is not None:
+            challenge = f'Bearer realm="{settings.admin_realm}"' + (f', error="{exc.auth}"' if exc.auth else "")
+            headers = [(b"WWW-Authenticate", challenge.encode())]
+            if settings.admin_hint:
+                more["hint"] = settings.admin_hint
+        client.send_own(exc.status, error_body(exc.message, **more), headers=headers)
         return
     client.send_own(status, json.dumps(doc).encode())
 
@@ -75,10 +84,11 @@ def _authorize(router: Router, request: Request) -> None:
     for name, value in request.headers:
         if name.lower() == b"authorization":
             given = value
-    if given is None or not given.startswith(b"Bearer "):
-        raise AdminError(401, "this admin API needs Authorization: Bearer <token>")
-    if not hmac.compare_digest(given[7:].strip(), token):
-        raise AdminError(403, "wrong admin token")
+    scheme, _, given_token = (given or b"").partition(b" ")
+    if scheme.lower() != b"bearer" or not given_token.strip():
+        raise AdminError(401, "this admin API needs Authorization: Bearer <token> (the admin token)", auth="")
+    if not hmac.compare_digest(given_token.strip(), token):  # no timing hint about the token
+        raise AdminError(403, "wrong admin token", auth="invalid_token")
 
 
 def _only(method: str, *allowed: str) -> None:
@@ -135,6 +145,7 @@ def _dispatch(router: Router, method: str, path: str, body: bytes) -> tuple[int,
         if method == "DELETE":
             router.reset_stats()
         return 200, {
+            **router.settings.labels,
             "since": round(router.since, 3),
             "generation": router.generation,
             "weights": router.weights(),

@@ -249,11 +249,20 @@ class ClientConnection(asyncio.Protocol):
         self.close_after = not request.keep_alive
         self.router.handle(self, request)
 
-    def send_own(self, status: int, body: bytes, *, content_type: bytes = b"application/json") -> None:
+    def send_own(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        content_type: bytes = b"application/json",
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         """Answers the active request with the router's own response (admin API, errors, faults)."""
         request = self.active
         keep = request is not None and request.keep_alive and not self.close_after
-        extra = [(b"Connection", b"keep-alive")] if keep and request is not None and request.http10 else None
+        extra = list(headers or ())
+        if keep and request is not None and request.http10:
+            extra.append((b"Connection", b"keep-alive"))
         if self.transport is not None and not self.closed:
             self.transport.write(
                 simple_response(status, body, content_type=content_type, close=not keep, extra=extra)

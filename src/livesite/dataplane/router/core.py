@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import Mapping
 
@@ -94,14 +95,18 @@ class Router:
 
     # lifecycle
 
-    async def start(self) -> None:
-        self.server = await self.loop.create_server(
-            lambda: ClientConnection(self),
-            self.settings.host,
-            self.settings.port,
-            backlog=4096,
-            reuse_address=True,
-        )
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Starts serving on ``settings.host:port``, or on ``sock`` (a listening socket bound by a parent)."""
+        if sock is not None:
+            self.server = await self.loop.create_server(lambda: ClientConnection(self), sock=sock, backlog=4096)
+        else:
+            self.server = await self.loop.create_server(
+                lambda: ClientConnection(self),
+                self.settings.host,
+                self.settings.port,
+                backlog=4096,
+                reuse_address=True,
+            )
         self.port = int(self.server.sockets[0].getsockname()[1])
         self._tasks.append(self.loop.create_task(self._sweep()))
         if self.settings.health.enabled:
@@ -140,7 +145,10 @@ class Router:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.port}"
+        host = self.settings.host
+        if self.server is not None and self.server.sockets:
+            host = str(self.server.sockets[0].getsockname()[0])
+        return f"http://{host}:{self.port}"
 
     async def _sweep(self) -> None:
         t = self.settings.timeouts
