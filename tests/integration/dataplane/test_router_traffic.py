@@ -255,3 +255,27 @@ async def test_backend_connections_are_pooled_across_requests(
     for _ in range(20):
         assert (await http.get(f"{router.url}/status/200")).status_code == 200
     assert stable.connections == 1
+
+
+async def test_a_slow_reader_gets_a_large_body_whole_and_the_backend_connection_is_reused(
+    start_router: StartRouter, stable: TargetServer
+) -> None:
+    router = await start_router(1, 0, health=HealthCheck(enabled=False))
+    size = 2_000_000
+    reader, writer = await asyncio.open_connection("127.0.0.1", router.port, limit=2**16)
+    try:
+        writer.write(b"GET /bytes?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % size)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200")
+        got = 0
+        while got < size:  # read slowly: the router must pause the backend rather than buffer it all
+            got += len(await asyncio.wait_for(reader.read(65536), 5))
+            await asyncio.sleep(0.0005)
+        assert got == size
+        writer.write(b"GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 200")
+    finally:
+        writer.close()
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"{router.url}/status/200")).status_code == 200
+    assert stable.connections == 1  # one backend connection for all three, paused and resumed

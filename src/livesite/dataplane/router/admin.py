@@ -67,7 +67,9 @@ def handle(router: Router, client: ClientConnection, request: Request) -> None:
         headers = None
         more: dict[str, object] = {"status": exc.status}
         if exc.auth is not None:
-            challenge = f'Bearer realm="{settings.admin_realm}"' + (f', error="{exc.auth}"' if exc.auth else "")
+            challenge = f'Bearer realm="{settings.admin_realm}"' + (
+                f', error="{exc.auth}"' if exc.auth else ""
+            )
             headers = [(b"WWW-Authenticate", challenge.encode())]
             if settings.admin_hint:
                 more["hint"] = settings.admin_hint

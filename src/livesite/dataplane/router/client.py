@@ -121,6 +121,8 @@ class ClientConnection(asyncio.Protocol):
         if upstream is not None and upstream.sink is self:
             upstream.sink = None
             upstream.close()  # the client left mid-answer: the rest of it has nowhere to go
+            if self.backend is not None:
+                self.backend.in_flight -= 1  # not the backend's fault: no error, no latency sample
 
     def data_received(self, data: bytes) -> None:
         if self.closed:

@@ -98,7 +98,9 @@ class Router:
     async def start(self, sock: socket.socket | None = None) -> None:
         """Starts serving on ``settings.host:port``, or on ``sock`` (a listening socket bound by a parent)."""
         if sock is not None:
-            self.server = await self.loop.create_server(lambda: ClientConnection(self), sock=sock, backlog=4096)
+            self.server = await self.loop.create_server(
+                lambda: ClientConnection(self), sock=sock, backlog=4096
+            )
         else:
             self.server = await self.loop.create_server(
                 lambda: ClientConnection(self),

@@ -115,8 +115,12 @@ class RouterSettings(BaseModel):
     max_idle_per_backend: int = Field(default=256, ge=0)
     # the response header naming the backend that answered (None: none)
     backend_header: str | None = Field(default="X-Backend", pattern=r"^[A-Za-z0-9-]{1,64}$")
-    labels: dict[str, str] = {}  # shown in /-/health and /-/stats, e.g. {"front": "front-a", "zone": "zone-a"}
-    admin_realm: str = Field(default="livesite-router", pattern=r'^[^"\\\r\n]{1,64}$')  # WWW-Authenticate realm
+    labels: dict[
+        str, str
+    ] = {}  # shown in /-/health and /-/stats, e.g. {"front": "front-a", "zone": "zone-a"}
+    admin_realm: str = Field(
+        default="livesite-router", pattern=r'^[^"\\\r\n]{1,64}$'
+    )  # WWW-Authenticate realm
     admin_hint: str | None = Field(default=None, max_length=300)  # told with a 401 or 403: where the token is
 
     @model_validator(mode="after")

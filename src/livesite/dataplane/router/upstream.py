@@ -44,6 +44,7 @@ class UpstreamConnection(asyncio.Protocol):
         "headers",
         "idle_since",
         "parser",
+        "paused",
         "pool",
         "reason",
         "reused",
@@ -65,6 +66,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_only = False
         self.skipping = False  # inside a 1xx interim head, which is not passed on
         self.reused = False
+        self.paused = False  # reading paused because the client could not keep up
         self.deadline = 0.0  # loop time after which a silent backend is given up (0: no exchange)
         self.idle_since = 0.0
 
@@ -167,14 +169,18 @@ class UpstreamConnection(asyncio.Protocol):
         self.got_bytes = False
         self.skipping = False
         self.deadline = self.pool.loop.time() + self.pool.timeout_seconds
+        if self.paused:  # paused for the previous client, which stopped reading just as its answer ended
+            self.resume_reading()
         self.transport.write(data)
 
     def pause_reading(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self.paused:
+            self.paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and self.paused:
+            self.paused = False
             self.transport.resume_reading()
 
     def close(self) -> None:
