@@ -206,6 +206,10 @@ async def test_hop_by_hop_headers_stay_on_their_hop_and_x_forwarded_for_is_added
     assert "x-secret-hop" not in headers and headers["x-kept"] == "2"
     assert headers["x-forwarded-for"] == "10.0.0.1, 127.0.0.1"
     assert r.headers["x-backend"] == "stable"
+    r = await http.get(
+        f"{router.url}/status/200?h=Connection:X-Internal&h=X-Internal:1&h=X-Public:2&h=Keep-Alive:timeout=5"
+    )
+    assert "x-internal" not in r.headers and "keep-alive" not in r.headers and r.headers["x-public"] == "2"
 
 
 async def test_head_answers_keep_the_connection_usable(

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from livesite.dataplane.router.upstream import UpstreamConnection
 
 
+_CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close"})  # Connection values that name no header
+
+
 class Request:
     __slots__ = ("body", "chunked", "headers", "http10", "keep_alive", "lower", "method", "path")
 
@@ -296,16 +299,18 @@ class ClientConnection(asyncio.Protocol):
         request = self.active
         assert request is not None
         keep = request.keep_alive and not self.close_after
-        drop = (
-            connection_tokens(headers) | HOP_BY_HOP
-            if any(n.lower() == b"connection" for n, _ in headers)
-            else HOP_BY_HOP
-        )
         lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
         append = lines.append
+        named: frozenset[bytes] = frozenset()  # headers the backend's Connection header makes hop-by-hop
         for name, value in headers:
-            if name.lower() not in drop:
-                append(name + b": " + value + b"\r\n")
+            lname = name.lower()
+            if lname in HOP_BY_HOP:
+                if lname == b"connection":
+                    named = connection_tokens(headers) - _CONNECTION_OPTIONS
+                continue
+            append(name + b": " + value + b"\r\n")
+        if named:
+            lines[1:] = [line for line in lines[1:] if line.split(b":", 1)[0].lower() not in named]
         self.response_chunked = False
         if framing in ("chunked", "close"):
             if request.http10:
