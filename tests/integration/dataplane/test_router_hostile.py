@@ -4,6 +4,8 @@ next ordinary request is served as usual."""
 from __future__ import annotations
 
 import asyncio
+import random
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -168,3 +170,24 @@ async def test_a_dead_backend_and_no_other_gets_a_502_naming_it() -> None:
         assert r.status_code == 502 and "cannot connect to b1" in r.json()["error"]
     finally:
         await router.stop()
+
+
+async def test_mangled_requests_never_break_the_router(start_router: StartRouter) -> None:
+    router = await start_router(1, 0, timeouts=Timeouts(request_seconds=0.3, idle_seconds=0.3))
+    valid = b"POST /echo?a=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+    rng = random.Random(20261129)  # seeded: a failure can be replayed
+    for _ in range(60):
+        data = bytearray(valid)
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.randrange(len(data))
+            op = rng.random()
+            if op < 0.4:
+                data[pos] = rng.randrange(256)
+            elif op < 0.7:
+                del data[pos]
+            else:
+                data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 20)))
+        answer = await _exchange(router, bytes(data))
+        # Whatever it was: an answer with a status, or a closed connection; never a hang (bounded above).
+        assert answer == b"" or re.match(rb"HTTP/1\.1 \d{3} ", answer), answer[:100]
+    await _still_serves(router)

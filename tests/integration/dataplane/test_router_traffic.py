@@ -283,3 +283,21 @@ async def test_a_slow_reader_gets_a_large_body_whole_and_the_backend_connection_
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"{router.url}/status/200")).status_code == 200
     assert stable.connections == 1  # one backend connection for all three, paused and resumed
+
+
+async def test_concurrent_clients_each_get_their_own_answer(start_router: StartRouter) -> None:
+    router = await start_router(1, 1)
+
+    async def client(n: int) -> None:
+        async with httpx.AsyncClient(base_url=router.url) as http:
+            for i in range(15):
+                body = f"client {n} request {i}".encode() * (1 + (n * i) % 50)
+                r = await http.post(f"/echo?c={n}&i={i}", content=body)
+                echoed = r.json()
+                assert echoed["query"] == {"c": str(n), "i": str(i)} and echoed["body"] == body.decode()
+
+    await asyncio.gather(*(client(n) for n in range(20)))
+    async with httpx.AsyncClient() as http:
+        stats = (await http.get(f"{router.url}/-/stats")).json()["backends"]
+    assert sum(b["status"]["2xx"] for b in stats.values()) == 300
+    assert all(b["requests"] == 150 for b in stats.values())
