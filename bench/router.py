@@ -48,6 +48,16 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests_per_cpu_second: float  # the contender's own CPU: steadier than req/s on a shared machine
+
+
+@dataclass(frozen=True)
+class Wrk:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
 
 
 def _ms(text: str) -> float:
@@ -55,9 +65,14 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def wrk(
-    url: str, *, connections: int, duration_seconds: float, close: bool, cpu: str | None
-) -> tuple[float, float, float, int]:
+def _find(pattern: str, out: str) -> str:
+    match = re.search(pattern, out, re.M)
+    if match is None:
+        raise RuntimeError(f"wrk said something unexpected (no {pattern!r}):\n{out}")
+    return match.group(1)
+
+
+def wrk(url: str, *, connections: int, duration_seconds: float, close: bool, cpu: str | None) -> Wrk:
     argv = [h.require("wrk"), "-t1", f"-c{connections}", f"-d{duration_seconds:g}s", "--latency", url]
     if close:
         argv[1:1] = ["-H", "Connection: close"]
@@ -66,15 +81,18 @@ def wrk(
     out = subprocess.run(
         argv, capture_output=True, text=True, check=True, timeout=duration_seconds + 30
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     errors = 0
     if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
         errors += int(m.group(1))
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(g) for g in m.groups())
-    return rps, p50, p99, errors
+    return Wrk(
+        requests_per_second=float(_find(r"Requests/sec:\s+([\d.]+)", out)),
+        p50_ms=_ms(_find(r"^\s+50%\s+(\S+)", out)),
+        p99_ms=_ms(_find(r"^\s+99%\s+(\S+)", out)),
+        errors=errors,
+        requests=int(_find(r"(\d+) requests in", out)),
+    )
 
 
 def haproxy_config(port: int, backends: list[int]) -> str:
@@ -103,7 +121,7 @@ backend be
 
 
 @contextlib.contextmanager
-def haproxy(backends: list[int], cpu: str | None) -> Iterator[int]:
+def haproxy(backends: list[int], cpu: str | None) -> Iterator[tuple[int, list[int]]]:
     binary = h.require("haproxy")
     with tempfile.TemporaryDirectory(prefix="livesite-bench-haproxy-") as tmp:
         port = h.free_port()
@@ -113,13 +131,13 @@ def haproxy(backends: list[int], cpu: str | None) -> Iterator[int]:
         proc = h.spawn(["taskset", "-c", cpu, *argv] if cpu else argv, Path(tmp) / "out.log")
         try:
             h.wait_for_port(port, proc=proc)
-            yield port
+            yield port, [proc.pid]  # taskset execs: the pid is HAProxy's own
         finally:
             h.stop(proc)
 
 
 @contextlib.contextmanager
-def livesite_router(backends: list[int], cpu: str | None) -> Iterator[int]:
+def livesite_router(backends: list[int], cpu: str | None) -> Iterator[tuple[int, list[int]]]:
     port = h.free_port()
     argv = [
         sys.executable,
@@ -137,7 +155,7 @@ def livesite_router(backends: list[int], cpu: str | None) -> Iterator[int]:
         proc = h.spawn(["taskset", "-c", cpu, *argv] if cpu else argv, Path(tmp) / "out.log", env=env)
         try:
             h.wait_for_port(port, proc=proc)
-            yield port
+            yield port, [proc.pid]
         finally:
             h.stop(proc)
 
@@ -145,6 +163,10 @@ def livesite_router(backends: list[int], cpu: str | None) -> Iterator[int]:
 def haproxy_version() -> str:
     out = subprocess.run([h.require("haproxy"), "-v"], capture_output=True, text=True, check=False).stdout
     return out.splitlines()[0] if out else "haproxy (unknown version)"
+
+
+MODES = ("keep-alive", "new-connection", "one-connection")
+CONTENDERS = ("direct", "haproxy", "livesite")
 
 
 def main() -> None:
@@ -167,9 +189,8 @@ def main() -> None:
     print(
         f"peer: {haproxy_version()}; load: wrk 1 thread, {args.connections} connections, {args.duration:g}s per run"
     )
-    print(
-        f"load average before: {h.load_average()}; pinning: {'proxy on CPU 1, wrk and nginx on CPU 0' if pin else 'none'}"
-    )
+    where = "proxy on CPU 1, wrk and nginx on CPU 0" if pin else "none"
+    print(f"load average before: {h.load_average()}; pinning: {where}")
     runs: list[Run] = []
     with contextlib.ExitStack() as stack:
         nginx = stack.enter_context(h.nginx(port_count=2))
@@ -179,12 +200,12 @@ def main() -> None:
         backends = nginx.ports
         # All three up at once and taken in turn, round after round: a burst of load from the other
         # work on this machine then hits every contender alike, and the best round of each is kept.
-        ports = {
-            "direct": backends[0],
+        contenders = {
+            "direct": (backends[0], nginx.pids),
             "haproxy": stack.enter_context(haproxy(backends, proxy_cpu)),
             "livesite": stack.enter_context(livesite_router(backends, proxy_cpu)),
         }
-        for port in ports.values():  # warm-up: pools filled, code paths hot
+        for port, _ in contenders.values():  # warm-up: pools filled, code paths hot
             wrk(
                 f"http://127.0.0.1:{port}{h.PATH}",
                 connections=args.connections,
@@ -193,60 +214,70 @@ def main() -> None:
                 cpu=load_cpu,
             )
         for round_number in range(1, args.rounds + 1):
-            for mode, connections, close, seconds in (
-                ("keep-alive", args.connections, False, args.duration),
-                ("new-connection", args.connections, True, args.duration),
-                ("one-connection", 1, False, args.single_duration),
-            ):
-                for name, port in ports.items():
-                    rps, p50, p99, errors = wrk(
+            for mode in MODES:
+                connections = 1 if mode == "one-connection" else args.connections
+                seconds = args.single_duration if mode == "one-connection" else args.duration
+                for name, (port, pids) in contenders.items():
+                    cpu_before = sum(h.cpu_seconds(pid) for pid in pids)
+                    w = wrk(
                         f"http://127.0.0.1:{port}{h.PATH}",
                         connections=connections,
                         duration_seconds=seconds,
-                        close=close,
+                        close=mode == "new-connection",
                         cpu=load_cpu,
                     )
-                    runs.append(Run(name, mode, rps, p50, p99, errors))
+                    cpu = sum(h.cpu_seconds(pid) for pid in pids) - cpu_before
+                    per_cpu = w.requests / cpu if cpu > 0 else 0.0
+                    runs.append(Run(name, mode, w.requests_per_second, w.p50_ms, w.p99_ms, w.errors, per_cpu))
                     print(
-                        f"round {round_number}  {name:9} {mode:15} {h.fmt(rps):>8} req/s  p50 {p50:6.2f} ms"
-                        f"  p99 {p99:6.2f} ms" + (f"  errors {errors}" if errors else ""),
+                        f"round {round_number}  {name:9} {mode:15} {h.fmt(w.requests_per_second):>8} req/s"
+                        f"  p50 {w.p50_ms:6.2f} ms  p99 {w.p99_ms:6.2f} ms  {h.fmt(per_cpu):>7} req/CPU-s"
+                        + (f"  errors {w.errors}" if w.errors else ""),
                         flush=True,
                     )
     print(f"load average after: {h.load_average()}")
 
-    def get(contender: str, mode: str) -> Run:
+    def best(contender: str, mode: str) -> Run:
         """The best round: highest req/s; for one connection, lowest p99 (the least disturbed)."""
         mine = [r for r in runs if r.contender == contender and r.mode == mode]
         if mode == "one-connection":
             return min(mine, key=lambda r: r.p99_ms)
         return max(mine, key=lambda r: r.requests_per_second)
 
-    print("best round of each:")
-    for mode in ("keep-alive", "new-connection", "one-connection"):
-        for name in ("direct", "haproxy", "livesite"):
-            r = get(name, mode)
+    def most_per_cpu(contender: str, mode: str) -> float:
+        return max(r.requests_per_cpu_second for r in runs if r.contender == contender and r.mode == mode)
+
+    print("best round of each (req/CPU-s: the contender's own CPU; nginx's for direct):")
+    for mode in MODES:
+        for name in CONTENDERS:
+            r = best(name, mode)
             print(
-                f"  {name:9} {mode:15} {h.fmt(r.requests_per_second):>8} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
+                f"  {name:9} {mode:15} {h.fmt(r.requests_per_second):>8} req/s  p50 {r.p50_ms:6.2f} ms"
+                f"  p99 {r.p99_ms:6.2f} ms  {h.fmt(most_per_cpu(name, mode)):>7} req/CPU-s"
             )
     if any(r.errors for r in runs):
         print(f"errors: {sum(r.errors for r in runs)} (non-2xx or socket errors; see above)")
 
-    ka = get("livesite", "keep-alive").requests_per_second / get("haproxy", "keep-alive").requests_per_second
-    nc = (
-        get("livesite", "new-connection").requests_per_second
-        / get("haproxy", "new-connection").requests_per_second
-    )
-    direct = get("direct", "one-connection")
-    ours, peer = get("livesite", "one-connection"), get("haproxy", "one-connection")
+    def ratio(mode: str) -> float:
+        return best("livesite", mode).requests_per_second / best("haproxy", mode).requests_per_second
+
+    def cpu_ratio(mode: str) -> float:
+        return most_per_cpu("livesite", mode) / most_per_cpu("haproxy", mode)
+
+    direct, ours, peer = (best(n, "one-connection") for n in CONTENDERS)
     print(
         f"one hop adds (one connection, vs direct): livesite p50 {ours.p50_ms - direct.p50_ms:+.3f} ms, "
         f"p99 {ours.p99_ms - direct.p99_ms:+.3f} ms; haproxy p50 {peer.p50_ms - direct.p50_ms:+.3f} ms, "
         f"p99 {peer.p99_ms - direct.p99_ms:+.3f} ms"
     )
     print(
-        f"router: livesite {h.fmt(get('livesite', 'keep-alive').requests_per_second)} req/s vs haproxy "
-        f"{h.fmt(get('haproxy', 'keep-alive').requests_per_second)} req/s keep-alive → ratio {ka:.2f}×; "
-        f"new connection per request ratio {nc:.2f}×; p99 added {ours.p99_ms - direct.p99_ms:+.3f} ms"
+        f"per CPU-second: livesite/haproxy {cpu_ratio('keep-alive'):.2f}× keep-alive, "
+        f"{cpu_ratio('new-connection'):.2f}× new connection per request"
+    )
+    print(
+        f"router: livesite {h.fmt(best('livesite', 'keep-alive').requests_per_second)} req/s vs haproxy "
+        f"{h.fmt(best('haproxy', 'keep-alive').requests_per_second)} req/s keep-alive → ratio {ratio('keep-alive'):.2f}×; "
+        f"new connection per request ratio {ratio('new-connection'):.2f}×; p99 added {ours.p99_ms - direct.p99_ms:+.3f} ms"
     )
 
 
