@@ -305,7 +305,7 @@ class ClientConnection(asyncio.Protocol):
         for name, value in headers:
             lname = name.lower()
             if lname in HOP_BY_HOP:
-                if lname == b"connection":
+                if lname == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
                     named = connection_tokens(headers) - _CONNECTION_OPTIONS
                 continue
             append(name + b": " + value + b"\r\n")

@@ -25,6 +25,7 @@ from livesite.dataplane.router.upstream import Pool, UpstreamConnection
 
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 _BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+_CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close"})  # Connection values that name no header
 
 
 class WeightsError(ValueError):
@@ -356,18 +357,16 @@ def _cookie(headers: Mapping[str, str], name: str) -> str | None:
 def _wire(request: Request, backend: Backend, peer: bytes) -> bytes:
     """The request as the backend gets it: hop-by-hop headers dropped, X-Forwarded-For extended."""
     headers = request.headers
-    drop = REQUEST_DROP
-    for name, _ in headers:
-        if name.lower() == b"connection":
-            drop = REQUEST_DROP | connection_tokens(headers)
-            break
     lines = [request.method, b" ", request.path, b" HTTP/1.1\r\n"]
     append = lines.append
     forwarded = b""
     host = False
+    named: frozenset[bytes] = frozenset()  # headers the client's Connection header makes hop-by-hop
     for name, value in headers:
         lname = name.lower()
-        if lname in drop:
+        if lname in REQUEST_DROP:
+            if lname == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
+                named = connection_tokens(headers) - _CONNECTION_OPTIONS
             continue
         if lname == b"x-forwarded-for":
             forwarded += value + b", "
@@ -375,6 +374,9 @@ def _wire(request: Request, backend: Backend, peer: bytes) -> bytes:
         if lname == b"host":
             host = True
         append(name + b": " + value + b"\r\n")
+    if named:
+        lines[4:] = [line for line in lines[4:] if line.split(b":", 1)[0].lower() not in named]
+        forwarded = b"" if b"x-forwarded-for" in named else forwarded
     if not host:
         append(b"Host: " + backend.host_header + b"\r\n")
     append(b"X-Forwarded-For: " + forwarded + peer + b"\r\n")
