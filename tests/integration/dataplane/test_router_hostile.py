@@ -191,3 +191,13 @@ async def test_mangled_requests_never_break_the_router(start_router: StartRouter
         # Whatever it was: an answer with a status, or a closed connection; never a hang (bounded above).
         assert answer == b"" or re.match(rb"HTTP/1\.1 \d{3} ", answer), answer[:100]
     await _still_serves(router)
+
+
+async def test_a_partial_request_behind_a_whole_one_is_cut_at_the_request_timeout(
+    start_router: StartRouter,
+) -> None:
+    router = await start_router(1, 0, timeouts=Timeouts(request_seconds=0.3, idle_seconds=30))
+    answer = await _exchange(
+        router, b"GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/200 HTTP/1.1\r\nHost: x\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in answer

@@ -240,8 +240,11 @@ class ClientConnection(asyncio.Protocol):
         if self.closed:
             return
         if not self.queue:
+            timeouts = self.router.settings.timeouts
             if self.current is None:
-                self.deadline = self.loop.time() + self.router.settings.timeouts.idle_seconds
+                self.deadline = self.loop.time() + timeouts.idle_seconds
+            else:  # the next request began while this one was answered: its clock starts now at the latest
+                self.deadline = self.loop.time() + timeouts.request_seconds
             return
         request = self.queue.popleft()
         if self.reading_paused and self.transport is not None:
