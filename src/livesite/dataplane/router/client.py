@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 
 
 _CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close"})  # Connection values that name no header
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}  # "HTTP/1.1 200 OK\r\n" made once, not per answer
 
 
 class Request:
-    __slots__ = ("body", "chunked", "headers", "http10", "keep_alive", "lower", "method", "path")
+    __slots__ = ("body", "chunked", "expect", "headers", "http10", "keep_alive", "lower", "method", "path")
 
     def __init__(self) -> None:
         self.method = b""
@@ -36,6 +37,7 @@ class Request:
         self.keep_alive = True
         self.http10 = False
         self.chunked = False
+        self.expect = False  # Expect: 100-continue
 
     def header_map(self) -> dict[str, str]:
         """Header names in lower case → their (latin-1) values; the last of repeated ones wins."""
@@ -57,6 +59,7 @@ class ClientConnection(asyncio.Protocol):
         "current",
         "deadline",
         "head_bytes",
+        "head_size",
         "header_count",
         "in_head",
         "last_backend",
@@ -100,6 +103,7 @@ class ClientConnection(asyncio.Protocol):
         self.in_head = False
         self.head_bytes = 0
         self.header_count = 0
+        self.head_size = 0
         self.body_bytes = 0
         self.deadline = 0.0  # loop time after which the client has been too slow (0: none)
         self.out: list[bytes] = []  # answer bytes not yet written (see flush)
@@ -166,6 +170,7 @@ class ClientConnection(asyncio.Protocol):
         self.in_head = True
         self.head_bytes = 0
         self.header_count = 0
+        self.head_size = 0
         self.body_bytes = 0
         if self.active is None:
             self.deadline = self.loop.time() + self.router.settings.timeouts.request_seconds
@@ -184,13 +189,25 @@ class ClientConnection(asyncio.Protocol):
         if self.header_count > self.limits.max_header_count:
             raise _Refused(431, f"the request has more than {self.limits.max_header_count} headers")
         request.headers.append((name, value))
+        self.head_size += len(name) + len(value) + 4
+        size = len(name)  # the length first: most headers are none of these, and lower() allocates
+        if size == 14 and name.lower() == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                raise _Refused(400, "Content-Length is not a number") from None
+            if length > self.limits.max_body_bytes:
+                raise _Refused(413, f"the request body is larger than {self.limits.max_body_bytes} bytes")
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            request.chunked = True
+        elif size == 6 and name.lower() == b"expect" and value.lower() == b"100-continue":
+            request.expect = True
 
     def on_headers_complete(self) -> None:
         request = self.current
         assert request is not None
         self.in_head = False
-        size = len(request.path) + sum(len(n) + len(v) + 4 for n, v in request.headers)
-        if size > self.limits.max_head_bytes:
+        if len(request.path) + self.head_size > self.limits.max_head_bytes:
             raise _Refused(431, f"the request head is larger than {self.limits.max_head_bytes} bytes")
         parser = self.parser
         if parser.should_upgrade():
@@ -198,22 +215,7 @@ class ClientConnection(asyncio.Protocol):
         request.method = parser.get_method()
         request.keep_alive = parser.should_keep_alive()
         request.http10 = parser.get_http_version() == "1.0"
-        expect = False
-        for name, value in request.headers:
-            lname = name.lower()
-            if lname == b"content-length":
-                try:
-                    if int(value) > self.limits.max_body_bytes:
-                        raise _Refused(
-                            413, f"the request body is larger than {self.limits.max_body_bytes} bytes"
-                        )
-                except ValueError:
-                    raise _Refused(400, "Content-Length is not a number") from None
-            elif lname == b"transfer-encoding":
-                request.chunked = True
-            elif lname == b"expect" and value.lower() == b"100-continue":
-                expect = True
-        if expect and self.active is None and not self.queue and self.transport is not None:
+        if request.expect and self.active is None and not self.queue and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
@@ -302,8 +304,12 @@ class ClientConnection(asyncio.Protocol):
         request = self.active
         assert request is not None
         keep = request.keep_alive and not self.close_after
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-        append = lines.append
+        line = _STATUS_LINES.get((status, reason))
+        if line is None:
+            line = b"HTTP/1.1 %d %s\r\n" % (status, reason)
+            if len(_STATUS_LINES) < 256:
+                _STATUS_LINES[(status, reason)] = line
+        lines = [line]
         named: frozenset[bytes] = frozenset()  # headers the backend's Connection header makes hop-by-hop
         for name, value in headers:
             lname = name.lower()
@@ -311,9 +317,14 @@ class ClientConnection(asyncio.Protocol):
                 if lname == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
                     named = connection_tokens(headers) - _CONNECTION_OPTIONS
                 continue
-            append(name + b": " + value + b"\r\n")
+            lines += (name, b": ", value, b"\r\n")
         if named:
-            lines[1:] = [line for line in lines[1:] if line.split(b":", 1)[0].lower() not in named]
+            kept = [line]
+            for name, value in headers:
+                if name.lower() not in named and name.lower() not in HOP_BY_HOP:
+                    kept += (name, b": ", value, b"\r\n")
+            lines = kept
+        append = lines.append
         self.response_chunked = False
         if framing in ("chunked", "close"):
             if request.http10:

@@ -373,10 +373,17 @@ def _wire(request: Request, backend: Backend, peer: bytes) -> bytes:
             continue
         if lname == b"host":
             host = True
-        append(name + b": " + value + b"\r\n")
+        lines += (name, b": ", value, b"\r\n")
     if named:
-        lines[4:] = [line for line in lines[4:] if line.split(b":", 1)[0].lower() not in named]
-        forwarded = b"" if b"x-forwarded-for" in named else forwarded
+        del lines[4:]
+        forwarded = b""
+        for name, value in headers:
+            lname = name.lower()
+            if lname not in REQUEST_DROP and lname not in named:
+                if lname == b"x-forwarded-for":
+                    forwarded += value + b", "
+                else:
+                    lines += (name, b": ", value, b"\r\n")
     if not host:
         append(b"Host: " + backend.host_header + b"\r\n")
     append(b"X-Forwarded-For: " + forwarded + peer + b"\r\n")

@@ -115,6 +115,12 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
+        size = len(name)  # the length first: most headers are neither, and lower() allocates
+        if size == 14 and name.lower() == b"content-length":
+            if self.framing == "close":
+                self.framing = "length"
+        elif size == 17 and name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            self.framing = "chunked"
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -122,18 +128,11 @@ class UpstreamConnection(asyncio.Protocol):
             self.skipping = True  # 100 Continue, 103 Early Hints: the final answer follows
             self.headers = []
             self.reason = b""
+            self.framing = "close"
             return
-        framing = "close"
-        for name, value in self.headers:
-            lname = name.lower()
-            if lname == b"content-length":
-                framing = "length"
-            elif lname == b"transfer-encoding" and b"chunked" in value.lower():
-                framing = "chunked"
-                break
         if self.head_only or status in _NO_BODY_STATUS:
-            framing = "none"
-        self.framing = framing
+            self.framing = "none"
+        framing = self.framing
         self.answered = True
         sink = self.sink
         assert sink is not None
@@ -165,6 +164,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_only = head_only
         self.headers = []
         self.reason = b""
+        self.framing = "close"  # until a Content-Length or chunked Transfer-Encoding says otherwise
         self.answered = False
         self.got_bytes = False
         self.skipping = False
