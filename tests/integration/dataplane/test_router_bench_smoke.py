@@ -45,3 +45,15 @@ def test_the_router_benchmark_runs_and_prints_its_ratio() -> None:
         r"router: livesite [\d,]+ req/s vs haproxy [\d,]+ req/s keep-alive → ratio [\d.]+×", last
     ), last
     assert "errors" not in done.stdout
+
+
+def test_the_router_cost_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "router_cost.py"), "--requests", "2000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.match(r"router_cost: [\d.]+ µs of Python per request", done.stdout.strip().splitlines()[-1])
