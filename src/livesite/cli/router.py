@@ -58,7 +58,7 @@ def router(
     ] = "127.0.0.1:8080",
     name_backends: Annotated[
         str | None,
-        typer.Option(help="Names for the backends, in order, e.g. stable,canary [default: b1, b2, ...]."),
+        typer.Option(help="Names for the backends, in order, e.g. stable,canary (default: b1, b2, ...)."),
     ] = None,
     sticky_header: Annotated[
         str | None, typer.Option(help="Keep each user on one revision by this header (e.g. a user id).")
