@@ -264,7 +264,7 @@ def main() -> None:
     def cpu_ratio(mode: str) -> float:
         return most_per_cpu("livesite", mode) / most_per_cpu("haproxy", mode)
 
-    direct, ours, peer = (best(n, "one-connection") for n in CONTENDERS)
+    direct, ours, peer = (best(n, "one-connection") for n in ("direct", "livesite", "haproxy"))
     print(
         f"one hop adds (one connection, vs direct): livesite p50 {ours.p50_ms - direct.p50_ms:+.3f} ms, "
         f"p99 {ours.p99_ms - direct.p99_ms:+.3f} ms; haproxy p50 {peer.p50_ms - direct.p50_ms:+.3f} ms, "
