@@ -68,12 +68,17 @@ async def test_weights_are_read_and_set_in_part_and_bad_ones_change_nothing(
     for bad, words in [
         ({"ghost": 1}, "unknown backends: ghost"),
         ({"canary": -1}, "0 or more"),
+        ({"canary": 10**30}, "at most 1,000,000"),
+        ({"canary": 1.5}, "whole numbers"),
+        ("not json", "whole numbers"),
         ({"stable": 0, "canary": 0}, "weight above 0"),
         ({"canary": "lots"}, "whole numbers"),
         ([1, 2], "whole numbers"),
     ]:
         r = await http.put(url, json=bad, headers=AUTH)
         assert r.status_code == 400 and words in r.json()["error"], (bad, r.text)
+    r = await http.put(url, content=b"{nope", headers=AUTH)
+    assert r.status_code == 400 and "whole numbers" in r.json()["error"]
     assert (await http.get(url, headers=AUTH)).json() == {"stable": 90, "canary": 20}
 
 

@@ -23,6 +23,7 @@ from livesite.dataplane.router.settings import BackendSpec, Route, RouterSetting
 from livesite.dataplane.router.stats import BackendStats
 from livesite.dataplane.router.upstream import Pool, UpstreamConnection
 
+MAX_WEIGHT = 1_000_000  # as for weights given at start (settings.BackendSpec)
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 _BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
 _CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close"})  # Connection values that name no header
@@ -181,8 +182,8 @@ class Router:
         unknown = sorted(set(asked) - set(self.backends))
         if unknown:
             raise WeightsError(f"unknown backends: {', '.join(unknown)} (backends: {', '.join(self.order)})")
-        if any(w < 0 for w in asked.values()):
-            raise WeightsError("weights must be 0 or more")
+        if any(w < 0 or w > MAX_WEIGHT for w in asked.values()):
+            raise WeightsError(f"weights must be 0 or more, and at most {MAX_WEIGHT:,}")
         if sum({**self.weights(), **asked}.values()) <= 0:
             raise WeightsError("at least one backend needs a weight above 0")
         for name, weight in asked.items():
