@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from livesite.dataplane.router import Limits, Router, RouterSettings, Timeouts
+from livesite.dataplane.router import HealthCheck, Limits, Router, RouterSettings, Timeouts
 from livesite.dataplane.router.settings import BackendSpec
 from livesite.testing import TargetServer
 
@@ -201,3 +201,33 @@ async def test_a_partial_request_behind_a_whole_one_is_cut_at_the_request_timeou
         router, b"GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/200 HTTP/1.1\r\nHost: x\r\n"
     )
     assert answer.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in answer
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
+        b"GET / HTTP/1.1\nHost: x\n\n",
+    ],
+    ids=[
+        "cl-and-te",
+        "te-not-chunked-last",
+        "te-space-before-colon",
+        "te-xchunked",
+        "two-lengths",
+        "obs-fold",
+        "bare-lf",
+    ],
+)
+async def test_request_smuggling_attempts_are_refused_before_any_backend_sees_them(
+    start_router: StartRouter, stable: TargetServer, request_bytes: bytes
+) -> None:
+    router = await start_router(1, 0, health=HealthCheck(enabled=False))
+    answer = await _exchange(router, request_bytes)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+    assert stable.received == []  # nothing reached the backend, so nothing could be smuggled past us
