@@ -231,3 +231,15 @@ async def test_request_smuggling_attempts_are_refused_before_any_backend_sees_th
     answer = await _exchange(router, request_bytes)
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
     assert stable.received == []  # nothing reached the backend, so nothing could be smuggled past us
+
+
+@pytest.mark.parametrize("path", ["/header-flood", "/endless-value", "/long-status", "/early-hints"])
+async def test_a_backend_whose_answer_head_never_ends_gets_a_502(target: TargetServer, path: str) -> None:
+    router = await _router_over(target.port)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            r = await http.get(f"{router.url}{path}")
+            assert r.status_code == 502 and "larger than 256 KiB" in r.json()["error"], r.text
+            assert (await http.get(f"{router.url}/status/200")).status_code == 200
+    finally:
+        await router.stop()

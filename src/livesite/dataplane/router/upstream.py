@@ -14,6 +14,7 @@ from typing import Protocol, cast
 import httptools
 
 _NO_BODY_STATUS = (204, 304)
+MAX_HEAD_BYTES = 256 * 1024  # of an answer's head (1xx heads included): far above any real backend's
 
 
 class Sink(Protocol):
@@ -40,6 +41,7 @@ class UpstreamConnection(asyncio.Protocol):
         "deadline",
         "framing",
         "got_bytes",
+        "head_bytes",
         "head_only",
         "headers",
         "idle_since",
@@ -63,6 +65,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.framing = "none"
         self.answered = False
         self.got_bytes = False
+        self.head_bytes = 0
         self.head_only = False
         self.skipping = False  # inside a 1xx interim head, which is not passed on
         self.reused = False
@@ -87,6 +90,13 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._fail("the backend sent a malformed response")
             return
+        if not self.answered and self.sink is not None:
+            # llhttp sets no bound on a head: a broken backend's endless headers (or endless 103s)
+            # would pile up. The reads that end with the final head still unfinished are bounded.
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD_BYTES:
+                self._fail(f"the backend's answer head is larger than {MAX_HEAD_BYTES // 1024} KiB")
+                return
         sink = self.sink
         if sink is not None:
             sink.flush()
@@ -167,6 +177,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.framing = "close"  # until a Content-Length or chunked Transfer-Encoding says otherwise
         self.answered = False
         self.got_bytes = False
+        self.head_bytes = 0
         self.skipping = False
         self.deadline = self.pool.loop.time() + self.pool.timeout_seconds
         if self.paused:  # paused for the previous client, which stopped reading just as its answer ended
