@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy bench-browser bench-judge bench-journeys system-deps clean
+.PHONY: demo test test-fast lint format bench bench-probes bench-monitor-scale bench-links bench-routers bench-fault-proxy bench-browser bench-judge bench-journeys bench-router system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ bench-judge: $(STAMP)
 
 bench-journeys: $(STAMP) system-deps
 	$(BIN)/python bench/journeys.py
+
+bench-router: $(STAMP) system-deps
+	$(BIN)/python bench/router.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .livesite

@@ -29,6 +29,7 @@ from livesite.cli.links import links as links_command
 from livesite.cli.monkey import monkey
 from livesite.cli.partners import partners
 from livesite.cli.rollout import app as rollout_app
+from livesite.cli.router import router as router_command
 from livesite.cli.signals import stop_on_signals
 from livesite.cli.users import app as users_app
 from livesite.config import Config, load
@@ -355,6 +356,7 @@ app.command()(monkey)
 app.command(name="links")(links_command)
 app.command("analyze")(analyze_command)
 app.add_typer(users_app, name="users")
+app.command(name="router")(router_command)
 
 
 @app.command()

@@ -1,164 +1,95 @@
-"""The front of a zone: a load balancer over the zone's shop instances with run-time weights.
+"""The front of a zone: the built-in L7 router (livesite.dataplane.router) over the zone's shop instances.
 
-Admin API (the demo's admin token required, `Authorization: Bearer ...`, but for /-/health; everything else
-is forwarded to a shop instance):
-    GET  /-/health               the front itself
+So a demo rollout moves real weights on the same router users run with `livesite router`. Its admin API
+(the demo's admin token required, `Authorization: Bearer ...`, but for /-/health; everything else is
+forwarded to a shop instance):
+    GET  /-/health               the front itself: {"status": "ok", "front": ..., "zone": ...}
     GET  /-/weights              current weights, e.g. {"shop-a1": 50, "shop-a2": 50}
     PUT  /-/weights              set some or all weights: {"shop-a1": 90, "shop-a2": 10}
     GET  /-/stats                per-backend requests, errors (5xx or unreachable) and latency
     DELETE /-/stats              reset the counters
-Backends are picked by smooth weighted round-robin (nginx's), so 90/10 means exactly 9 of every 10 requests.
+and the rest of the router's API (routes, backends, faults: docs/router.md). Backends are picked by smooth
+weighted round-robin (nginx's), so 90/10 means exactly 9 of every 10 requests.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Collection
+from urllib.parse import urlsplit
 
-import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
-from livesite.demo.proxy import forward
-from livesite.demo.responses import admin_only, error
-from livesite.demo.serve import serve
+from livesite import runtime
+from livesite.dataplane.router import BackendSpec, HealthCheck, Router, RouterSettings
+from livesite.dataplane.router.balance import RoundRobin
+from livesite.demo.responses import ADMIN_REALM
 from livesite.demo.settings import FrontSettings, load
-
-_WEIGHTS = TypeAdapter(dict[str, int])
-
-
-class BackendStats(BaseModel):
-    requests: int = 0
-    errors: int = 0
-    latency_seconds_sum: float = 0.0
 
 
 class Balancer:
-    """Smooth weighted round-robin; pure apart from its own counters."""
+    """Smooth weighted round-robin (the router's own), with the names it may not pick this time."""
 
     def __init__(self, weights: dict[str, int]) -> None:
-        self.weights = dict(weights)
-        self.current = dict.fromkeys(weights, 0)
+        self.rr = RoundRobin(weights)
+
+    @property
+    def weights(self) -> dict[str, int]:
+        return self.rr.weights
 
     def set(self, weights: dict[str, int]) -> None:
-        self.weights.update(weights)
-        self.current = dict.fromkeys(self.weights, 0)
+        self.rr.set(weights)
 
     def pick(self, exclude: Collection[str] = ()) -> str | None:
-        live = {name: w for name, w in self.weights.items() if w > 0 and name not in exclude}
-        if not live:
-            return None
-        total = sum(live.values())
-        for name, weight in live.items():
-            self.current[name] += weight
-        chosen = max(live, key=lambda name: self.current[name])
-        self.current[chosen] -= total
-        return chosen
+        return self.rr.pick(set(self.rr.weights) - set(exclude)) if exclude else self.rr.pick()
 
 
-class Front:
-    def __init__(self, settings: FrontSettings) -> None:
-        self.settings = settings
-        self.balancer = Balancer(settings.weights)
-        self.stats = {name: BackendStats() for name in settings.backends}
-        self.http: httpx.AsyncClient | None = None
-
-    async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "front": self.settings.name, "zone": self.settings.zone})
-
-    async def weights(self, request: Request) -> Response:
-        if request.method == "PUT":
-            try:
-                asked = _WEIGHTS.validate_json(await request.body())
-            except ValidationError as exc:
-                reason = exc.errors()[0]["msg"]
-                return error(400, f"weights must map instance names to whole numbers: {reason}")
-            unknown = sorted(set(asked) - set(self.settings.backends))
-            if unknown:
-                return error(
-                    400,
-                    f"unknown backends: {', '.join(unknown)}",
-                    f"backends of this front: {', '.join(self.settings.backends)}",
-                )
-            if any(w < 0 for w in asked.values()):
-                return error(400, "weights must be >= 0")
-            if sum({**self.balancer.weights, **asked}.values()) <= 0:
-                return error(400, "at least one backend needs a weight above 0")
-            self.balancer.set(asked)
-        return JSONResponse(self.balancer.weights)
-
-    async def stats_view(self, request: Request) -> Response:
-        if request.method == "DELETE":
-            self.stats = {name: BackendStats() for name in self.settings.backends}
-        return JSONResponse(
-            {
-                "front": self.settings.name,
-                "zone": self.settings.zone,
-                "weights": self.balancer.weights,
-                "backends": {name: s.model_dump() for name, s in self.stats.items()},
-            }
+def router_settings(settings: FrontSettings) -> RouterSettings:
+    """The router a front is: its shop instances as backends, the demo's admin token, its name and zone."""
+    backends = []
+    for name, url in settings.backends.items():
+        parts = urlsplit(url)
+        backends.append(
+            BackendSpec(
+                name=name,
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 80,
+                weight=settings.weights.get(name, 0),
+            )
         )
-
-    async def proxy(self, request: Request) -> Response:
-        assert self.http is not None
-        if request.url.path.startswith("/-/"):  # admin paths stop here, they never reach upstream
-            return error(404, f"no such admin path: {request.url.path}")
-        body = await request.body()
-        tried: set[str] = set()
-        while (name := self.balancer.pick(exclude=tried)) is not None:
-            tried.add(name)
-            stats = self.stats[name]
-            stats.requests += 1
-            started = time.perf_counter()
-            try:
-                upstream = await forward(self.http, self.settings.backends[name], request, body)
-            except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
-                # the request never reached a live instance: safe to try another one
-                stats.errors += 1
-                if isinstance(exc, httpx.RemoteProtocolError) and request.method not in ("GET", "HEAD"):
-                    return error(502, f"{name} closed the connection", "retry")
-                continue
-            except httpx.HTTPError as exc:
-                stats.errors += 1
-                return error(502, f"{name} failed: {type(exc).__name__}", "retry")
-            finally:
-                stats.latency_seconds_sum += time.perf_counter() - started
-            if upstream.status >= 500:
-                stats.errors += 1
-            return upstream.to_response({"x-backend": name})
-        return error(502, f"no backend of {self.settings.name} answered", "check `livesite demo status`")
-
-
-def create_app(settings: FrontSettings) -> Starlette:
-    """The front described by `settings`, as an ASGI app."""
-    front = Front(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2)
-        async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
-            front.http = client
-            yield
-
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    return Starlette(
-        routes=[
-            Route("/-/health", front.health),
-            Route("/-/weights", admin_only(settings.admin_token, front.weights), methods=["GET", "PUT"]),
-            Route("/-/stats", admin_only(settings.admin_token, front.stats_view), methods=["GET", "DELETE"]),
-            Route("/{path:path}", front.proxy, methods=methods),
-        ],
-        lifespan=lifespan,
+    return RouterSettings(
+        backends=tuple(backends),
+        admin_token=settings.admin_token,
+        labels={"front": settings.name, "zone": settings.zone or ""},
+        admin_realm=ADMIN_REALM,
+        admin_hint="send Authorization: Bearer $LIVESITE_DEMO_ADMIN_TOKEN (see `livesite demo env`)",
+        # a killed instance is found by the failed request itself (which fails over); the checks keep
+        # it out of the rotation until it is back
+        health=HealthCheck(path="/health", interval_seconds=1.0, timeout_seconds=1.0),
     )
+
+
+async def serve(settings: FrontSettings, fd: int) -> None:
+    """Serve the front on the inherited listening socket `fd` until SIGTERM/SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sock = socket.socket(fileno=fd)
+    router = Router(router_settings(settings))
+    await router.start(sock=sock)
+    try:
+        await stop.wait()
+    finally:
+        await router.stop(grace_seconds=2.0)
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 def main() -> None:
     settings, fd = load(FrontSettings)
-    serve(create_app(settings), fd)
+    runtime.run(serve(settings, fd))
 
 
 if __name__ == "__main__":
