@@ -21,7 +21,8 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from livesite.demo.front import create_app
+from livesite.dataplane.router import Router as DataplaneRouter
+from livesite.demo.front import router_settings
 from livesite.demo.settings import FrontSettings
 from livesite.rollout.routers import (
     BuiltinRouter,
@@ -280,7 +281,7 @@ async def plane(
         finally:
             nprocess.stop()
     else:
-        async with demo_front(tmp_path, backends) as (url, server):
+        async with demo_front(tmp_path, backends) as (url, front):
             router = BuiltinRouter(BuiltinSettings(url=url, token=TOKEN))
 
             async def btamper(backend: str, weight: int) -> None:
@@ -291,16 +292,16 @@ async def plane(
                     ).raise_for_status()
 
             async def bstop() -> None:
-                server.should_exit = True
+                await front.stop(grace_seconds=0.5)
 
-            yield Plane(kind, router, url, btamper, bstop, False, tmp_path)
+            yield Plane(kind, router, url, btamper, bstop, True, tmp_path)
 
 
 @contextlib.asynccontextmanager
 async def demo_front(
     directory: Path, backends: dict[str, NameServer]
-) -> AsyncIterator[tuple[str, uvicorn.Server]]:
-    """The demo's front (livesite.demo.front) served in this loop, the built-in router's first draft."""
+) -> AsyncIterator[tuple[str, DataplaneRouter]]:
+    """The demo's front (livesite.demo.front: the built-in router with the demo's settings), in this loop."""
     settings = FrontSettings(
         name="front-test",
         state_dir=directory,
@@ -308,8 +309,19 @@ async def demo_front(
         backends={name: f"http://{b.address}" for name, b in backends.items()},
         weights={"stable": 100, "canary": 0},
     )
-    async with serve_asgi(create_app(settings)) as served:
-        yield served
+    front = DataplaneRouter(router_settings(settings))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    await front.start(sock=sock)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        await until(lambda: _answers(f"{url}/-/health"), "demo front")
+        yield url, front
+    finally:
+        await front.stop(grace_seconds=1.0)
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 @contextlib.asynccontextmanager
