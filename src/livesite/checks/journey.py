@@ -122,6 +122,7 @@ class Step(Model):
     assertions: list[AssertionRule] = Field(default_factory=list, alias="assert")
     extract: dict[str, Extract] = Field(default_factory=dict)
     sleep: Seconds | None = Field(None, description="a wait, without a request; does not block other checks")
+    partner: Name | None = Field(None, description="the third party this step speaks to (docs/partners.md)")
     _rules: list[Assertion] | None = PrivateAttr(default=None)
 
     @field_validator("sleep")
@@ -248,6 +249,9 @@ class JourneyCheck(CheckBase):
         if self.script is not None:
             self._script = load_script(self.script)
         return self
+
+    def partners(self) -> set[str]:
+        return super().partners() | {s.partner for s in (*self.steps, *self.cleanup) if s.partner}
 
     def problems(self) -> Iterator[tuple[tuple[str | int, ...], str, str | None]]:
         """Each ``${...}`` a step uses that has no value when it runs: (where, message, hint)."""

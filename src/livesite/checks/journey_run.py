@@ -153,6 +153,14 @@ async def _cleanup(
 async def _step(
     step: Step, session: Session, values: dict[str, str], secrets: list[str], *, skip_undefined: bool = False
 ) -> StepResult:
+    result = await _run_step(step, session, values, secrets, skip_undefined=skip_undefined)
+    # A partner's step is evidence about that partner alone (livesite.incidents).
+    return result.model_copy(update={"partner": step.partner}) if step.partner else result
+
+
+async def _run_step(
+    step: Step, session: Session, values: dict[str, str], secrets: list[str], *, skip_undefined: bool = False
+) -> StepResult:
     started = session.offset()
     if step.sleep is not None:
         await session.ctx.clock.sleep(step.sleep)
