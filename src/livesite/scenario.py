@@ -41,6 +41,7 @@ from livesite.store import Store, open_store
 from livesite.store.base import Uptime
 from livesite.store.leases import open_leases
 from livesite.store.rollouts import RolloutStore, rollouts_of
+from livesite.users import UserPool, provision
 from livesite.web.serve import serve
 
 
@@ -154,6 +155,26 @@ def checks_file() -> Path:
     return Path(str(resources.files("livesite.demo") / "checks.yaml"))
 
 
+def journeys_file() -> Path:
+    return Path(str(resources.files("livesite.demo") / "journeys.yaml"))
+
+
+async def _journeys(state: demo.DemoState, work: Path) -> dict[tuple[str, str, str], Result]:
+    """The checkout journey once per cohort and zone, each as a leased fake user: (check, zone, cohort)."""
+    where = {
+        "LIVESITE_STORE": f"sqlite:///{work / 'users.db'}",
+        "LIVESITE_USERS_FILE": str(work / "users.json"),
+    }
+    config = load(journeys_file(), env={**os.environ, **state.env(), **where})
+    pool = await UserPool.open(config)
+    try:
+        await provision(config, pool)
+    finally:
+        await pool.close()
+    results = await run_once(config, plan(config, spread_start=False))
+    return {(r.check, r.zone, r.cohort): r for r in results}
+
+
 class _Watch:
     """The monitor's latest state per (check, zone), and a way to wait for a condition on it."""
 
@@ -242,6 +263,21 @@ async def run(
         first = await run_once(config, plan(config, spread_start=False))
         reporter.results("first round", first)
 
+        reporter.step("Fake users of two cohorts (free-eu, pro-us) check out in both zones (journeys.yaml)")
+        before = await _journeys(state, state_dir)
+        reporter.results("journeys, healthy", list(before.values()))
+        reporter.step("...and again after zone-a's shops are redeployed with checkout-errors:1.0")
+        for instance in state.shops("zone-a"):
+            state = await control.deploy(state, instance.name, defects=["checkout-errors:1.0"])
+        broken = await _journeys(state, state_dir)
+        reporter.results("journeys, checkout broken in zone-a", list(broken.values()))
+        for instance in state.shops("zone-a"):
+            state = await control.deploy(state, instance.name, defects=[])
+        journeys_caught = all(r.passed for r in before.values()) and all(
+            (not r.passed and r.failure is not None and r.failure.step == "checkout") == (zone == "zone-a")
+            for (_, zone, _), r in broken.items()
+        )
+
         reporter.step("Monitoring it continuously while things go wrong on purpose")
         watch = _Watch()
         stop = asyncio.Event()
@@ -262,7 +298,9 @@ async def run(
                 on_ready=lambda m, url: ready.set_result((m, url)),
             )
         )
-        caught: dict[str, bool] = {}
+        caught: dict[str, bool] = {
+            "a journey per cohort caught zone-a's broken checkout, naming the step": journeys_caught
+        }
         try:
             monitor, url = await asyncio.wait_for(asyncio.shield(ready), timeout=30)
             reporter.note(f"status page and /metrics at {url}")
