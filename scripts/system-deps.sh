@@ -15,6 +15,7 @@ have socat /usr/bin/socat || need+=(socat)
 have chromium /usr/bin/chromium || need+=(chromium)
 have wrk /usr/bin/wrk || need+=(wrk)
 have linkchecker /usr/bin/linkchecker || need+=(linkchecker)
+have nft /usr/sbin/nft || need+=(nftables)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
