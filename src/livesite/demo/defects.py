@@ -26,6 +26,7 @@ class Defects(BaseModel):
     stale_purge_zone_b: bool = False
     token_no_expiry: bool = False
     stale_zone: str | None = None
+    no_failover: bool = False
 
 
 def _rate(text: str) -> float:
@@ -120,6 +121,12 @@ DEFECTS: Mapping[str, DefectKind] = {
             param="ZONE",
             default="zone-b",
             parse=_zone,
+        ),
+        DefectKind(
+            "no-failover",
+            "no_failover",
+            "the zones' fronts neither retry a request on another instance nor health-check them",
+            "with one shop instance of a zone killed, about half of that zone's requests answer 502",
         ),
     )
 }

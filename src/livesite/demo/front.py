@@ -66,7 +66,10 @@ def router_settings(settings: FrontSettings) -> RouterSettings:
         admin_hint="send Authorization: Bearer $LIVESITE_DEMO_ADMIN_TOKEN (see `livesite demo env`)",
         # a killed instance is found by the failed request itself (which fails over); the checks keep
         # it out of the rotation until it is back
-        health=HealthCheck(path="/health", interval_seconds=1.0, timeout_seconds=1.0),
+        health=HealthCheck(
+            path="/health", interval_seconds=1.0, timeout_seconds=1.0, enabled=settings.failover
+        ),
+        failover=settings.failover,
     )
 
 

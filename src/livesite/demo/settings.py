@@ -41,6 +41,7 @@ class ShopSettings(ComponentSettings):
 class FrontSettings(ComponentSettings):
     backends: dict[str, str]  # instance name -> base URL
     weights: dict[str, int]
+    failover: bool = True  # off with the `no-failover` defect: no retry elsewhere, no health checks
 
 
 class EdgeSettings(ComponentSettings):

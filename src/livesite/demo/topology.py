@@ -161,6 +161,7 @@ def plan(options: DemoOptions, db_path: Path, admin_token: str | None = None) ->
                         admin_token=admin_token,
                         backends=backends,
                         weights=dict.fromkeys(backends, 100 // len(backends)),
+                        failover=not parse_defects(options.defects).no_failover,
                     ),
                     s,
                 )

@@ -304,7 +304,7 @@ class Router:
         """The request never reached a backend: any other healthy one may take it."""
         if client.closed or client.active is not request:
             return
-        backend = self.choose(request, client.tried)
+        backend = self.choose(request, client.tried) if self.settings.failover else None
         if backend is None:
             client.send_own(502, error_body(reason))
             return

@@ -113,6 +113,9 @@ class RouterSettings(BaseModel):
     timeouts: Timeouts = Timeouts()
     health: HealthCheck = HealthCheck()
     max_idle_per_backend: int = Field(default=256, ge=0)
+    # A request that reached no backend (connect refused, timed out) is tried on another one; off, it
+    # fails with 502 (what a chaos experiment should catch before a real outage does).
+    failover: bool = True
     # the response header naming the backend that answered (None: none)
     backend_header: str | None = Field(default="X-Backend", pattern=r"^[A-Za-z0-9-]{1,64}$")
     labels: dict[
