@@ -15,16 +15,9 @@ from typing import Annotated, Literal
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from livesite.config.models import Model, Name
-from livesite.config.types import Seconds, http_url_problem
+from livesite.config.types import HttpUrl, Seconds
 
 MAX_TTL_SECONDS = 24 * 3600.0
-
-
-def _url(v: str) -> str:
-    problem = http_url_problem(v)
-    if problem:
-        raise ValueError(f"{v[:100]!r} {problem[0]} (hint: {problem[1]})")
-    return v
 
 
 class Select(Model):
@@ -96,12 +89,10 @@ class ProxyFault(Model):
     """A toxic (or the proxy down) on a Toxiproxy-compatible API: ours (`livesite chaos proxy`) or Toxiproxy."""
 
     type: Literal["proxy"]
-    api: str = Field("http://127.0.0.1:8474", description="the proxy's REST API")
+    api: HttpUrl = Field("http://127.0.0.1:8474", description="the proxy's REST API")
     proxy: str = Field(description="the proxy's name")
     toxic: Toxic | None = None
     down: bool = Field(False, description="disable the proxy instead (connections refused)")
-
-    _check_api = field_validator("api")(lambda cls, v: _url(v))
 
     @model_validator(mode="after")
     def _one(self) -> ProxyFault:
@@ -116,15 +107,13 @@ class HttpFault(Model):
     """A fault in livesite's router: answer with a status, abort or delay a share of matching requests."""
 
     type: Literal["http"]
-    router: str = Field(description="the router's URL (its /-/faults admin API)")
+    router: HttpUrl = Field(description="the router's URL (its /-/faults admin API)")
     token: str = Field("", repr=False)
     action: Literal["status", "abort", "delay"] = "status"
     status: int = Field(503, ge=200, le=599)
     delay_ms: int = Field(0, ge=0, le=600_000)
     share: float = Field(1.0, ge=0, le=1)
     match: dict[str, JsonValue] = Field(default_factory=dict, description="path_prefix, header, backend")
-
-    _check_router = field_validator("router")(lambda cls, v: _url(v))
 
 
 class NetworkFault(Model):

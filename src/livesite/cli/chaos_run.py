@@ -161,48 +161,38 @@ def run(
     raise typer.Exit(0 if journal.status == "completed" and not journal.deviated else 1)
 
 
-def halt(
-    store: Annotated[str | None, typer.Option(help="Store URL (default: sqlite:///livesite.db).")] = None,
-    config: Annotated[Path | None, typer.Option(help="A config whose store to use.")] = None,
-) -> None:
+StoreOption = Annotated[str | None, typer.Option(help="Store URL (default: sqlite:///livesite.db).")]
+ConfigOption = Annotated[Path | None, typer.Option(help="A config whose store to use.")]
+
+
+def _revert(store: str | None, config: Path | None, halting: bool, done: str) -> None:
+    url, base_dir = _store(None, config, store)
+
+    async def main() -> tuple[int, list[str]]:
+        opened, book = await _book(url, base_dir)
+        try:
+            reverted, errors = await (book.halt() if halting else left_behind(book))
+            return len(reverted), errors
+        finally:
+            await opened.close()
+
+    count, errors = runtime.run(main())
+    console.print(done.format(count=count))
+    for error in errors:
+        console.print(render.safe(f"could not revert: {error}", max_chars=None))
+    raise typer.Exit(1 if errors else 0)
+
+
+def halt(store: StoreOption = None, config: ConfigOption = None) -> None:
     """Stop every running experiment and revert every active fault, now."""
-    url, base_dir = _store(None, config, store)
-
-    async def main() -> tuple[int, list[str]]:
-        opened, book = await _book(url, base_dir)
-        try:
-            reverted, errors = await book.halt()
-            return len(reverted), errors
-        finally:
-            await opened.close()
-
-    count, errors = runtime.run(main())
-    console.print(f"halted: {count} fault(s) reverted; running experiments stop at their next look")
-    for error in errors:
-        console.print(render.safe(f"could not revert: {error}", max_chars=None))
-    raise typer.Exit(1 if errors else 0)
+    _revert(
+        store, config, True, "halted: {count} fault(s) reverted; running experiments stop at their next look"
+    )
 
 
-def recover(
-    store: Annotated[str | None, typer.Option(help="Store URL (default: sqlite:///livesite.db).")] = None,
-    config: Annotated[Path | None, typer.Option(help="A config whose store to use.")] = None,
-) -> None:
+def recover(store: StoreOption = None, config: ConfigOption = None) -> None:
     """Revert the faults that runners which died left behind (expired leases, dead holders)."""
-    url, base_dir = _store(None, config, store)
-
-    async def main() -> tuple[int, list[str]]:
-        opened, book = await _book(url, base_dir)
-        try:
-            reverted, errors = await left_behind(book)
-            return len(reverted), errors
-        finally:
-            await opened.close()
-
-    count, errors = runtime.run(main())
-    console.print(f"recovered: {count} fault(s) reverted")
-    for error in errors:
-        console.print(render.safe(f"could not revert: {error}", max_chars=None))
-    raise typer.Exit(1 if errors else 0)
+    _revert(store, config, False, "recovered: {count} fault(s) reverted")
 
 
 def register(app: typer.Typer) -> None:

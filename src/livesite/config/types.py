@@ -280,3 +280,14 @@ def store_url_problem(url: str) -> str | None:
         f"unknown store url scheme in {shown[:60]!r} "
         "(hint: use sqlite:///results.db for a local file or postgresql://user@host:5432/db)"
     )
+
+
+def http_url(v: str) -> str:
+    """An absolute http(s) URL with a host and a usable port, or a ValueError that says what to write."""
+    problem = http_url_problem(v)
+    if problem:
+        raise ValueError(f"{v[:100]!r} {problem[0]} (hint: {problem[1]})")
+    return v
+
+
+HttpUrl = Annotated[str, AfterValidator(http_url)]

@@ -15,33 +15,22 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from livesite.analysis import Threshold
 from livesite.config.models import Model, Name, _secret_from_file
-from livesite.config.types import Seconds, http_url_problem
+from livesite.config.types import HttpUrl, Seconds
 from livesite.rollout import routers
 from livesite.rollout.routers import BuiltinSettings, HaproxyLayout, NginxLayout, Router
-
-
-def _url(v: str) -> str:
-    problem = http_url_problem(v)
-    if problem:
-        raise ValueError(f"{v[:100]!r} {problem[0]} (hint: {problem[1]})")
-    return v
 
 
 class BuiltinRouter(BuiltinSettings):
     """livesite's own router (``livesite router``) or the demo's fronts, through the admin API."""
 
     type: Literal["builtin"]
+    url: HttpUrl = Field(description="the router's base URL, http://HOST:PORT")
     token: str = Field("", repr=False, description="or token_file: the admin token")
 
     @model_validator(mode="before")
     @classmethod
     def _file(cls, data: object, info: ValidationInfo) -> object:
         return _secret_from_file(data, info, "token")
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, v: str) -> str:
-        return _url(v)
 
 
 class HaproxyRouter(HaproxyLayout):
@@ -193,11 +182,9 @@ class Webhook(Model):
 
     name: Name
     phase: Phase
-    url: str
+    url: HttpUrl
     timeout: Seconds = Field(10.0, gt=0, le=300)
     metadata: dict[str, str] = Field(default_factory=dict)
-
-    _check_url = field_validator("url")(lambda cls, v: _url(v))
 
 
 class Strategy(Model):

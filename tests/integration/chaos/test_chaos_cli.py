@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
-import pytest
 
 from cli_runner import livesite, start_livesite
 from livesite.chaos.leases import FaultBook
-from livesite.dataplane.faultproxy import FaultProxy, bind, serve
 from livesite.store import open_store
 from livesite.store.leases import open_leases
 from livesite.testing.target import TargetServer
@@ -111,21 +108,6 @@ def test_sigterm_reverts_and_sigkill_leaves_it_to_recover(victims, tmp_path: Pat
     recovered = livesite("chaos", "recover", "--store", store)
     assert recovered.returncode == 0 and "recovered: 1 fault" in recovered.stdout, recovered.stdout
     assert not _stopped(victim.pid)
-
-
-@pytest.fixture
-async def fault_proxy() -> AsyncIterator[str]:
-    stop = asyncio.Event()
-    sock = bind("127.0.0.1:0")
-    host, port = sock.getsockname()[:2]
-    ready = asyncio.Event()
-    task = asyncio.create_task(
-        serve(FaultProxy(random.Random(3)), sock, stop, on_ready=lambda _: ready.set())
-    )
-    await asyncio.wait_for(ready.wait(), 10)
-    yield f"http://{host}:{port}"
-    stop.set()
-    await asyncio.wait_for(task, 10)
 
 
 async def test_the_method_aborts_when_the_steady_state_breaks(fault_proxy: str, tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import shutil
 import signal
 import socket
@@ -22,7 +21,6 @@ from livesite.chaos.leases import FaultBook
 from livesite.chaos.runner import Runner
 from livesite.chaos.spec import ExperimentFile
 from livesite.config import loads_document
-from livesite.dataplane.faultproxy import FaultProxy, bind, serve
 from livesite.dataplane.router import BackendSpec, Router, RouterSettings
 from livesite.testing.target import TargetServer
 
@@ -110,21 +108,6 @@ async def test_packet_drop_on_a_loopback_port_is_added_and_removed(book: FaultBo
             )
         ).stdout
         assert "livesite-" not in listing, "the rule is gone"
-
-
-@pytest.fixture
-async def fault_proxy() -> AsyncIterator[str]:
-    stop = asyncio.Event()
-    sock = bind("127.0.0.1:0")
-    host, port = sock.getsockname()[:2]
-    ready = asyncio.Event()
-    task = asyncio.create_task(
-        serve(FaultProxy(random.Random(5)), sock, stop, on_ready=lambda _: ready.set())
-    )
-    await asyncio.wait_for(ready.wait(), 10)
-    yield f"http://{host}:{port}"
-    stop.set()
-    await asyncio.wait_for(task, 10)
 
 
 async def test_a_runner_killed_with_sigkill_leaves_no_toxic_past_its_ttl(
