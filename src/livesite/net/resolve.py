@@ -122,6 +122,18 @@ class _Resolution(ABC):
         self._cache: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
         self._in_flight: dict[str, asyncio.Task[Answer]] = {}
 
+    def _forget_in_flight(self) -> None:
+        """Lookups nobody will wait for any more: cancelled, or closed unstarted when their loop is
+        gone (a task that never ran would otherwise warn that its coroutine was never awaited)."""
+        for task in list(self._in_flight.values()):
+            if task.done():
+                continue
+            if task.get_loop().is_closed():
+                task.get_coro().close()
+            else:
+                task.cancel()
+        self._in_flight.clear()
+
     @property
     def in_flight(self) -> int:
         """Names being looked up now (a lookup nobody waits for any more counts until it ends)."""
@@ -306,6 +318,7 @@ class SystemResolver(_Resolution):
         A thread blocked in the C library ends when it returns (it is a daemon: it never holds up
         exit). The resolver still answers afterwards, each lookup on a thread that then ends.
         """
+        self._forget_in_flight()
         self.threads.close()
 
     async def _query(self, name: str) -> Answer:
