@@ -137,10 +137,12 @@ def test_keep_leaves_the_shop_and_its_status_page_up_until_ctrl_c_then_only_the_
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err[-2000:]
-    assert "Monitor stopped. The demo keeps running" in out
     state = read_state(where)
-    assert state is not None and all(psutil.pid_exists(c.pid) for c in state.components)
-    done = livesite("demo", "down", "--state-dir", str(where))
+    try:
+        assert proc.returncode == 0, err[-2000:]
+        assert "Monitor stopped. The demo keeps running" in out
+        assert state is not None and all(psutil.pid_exists(c.pid) for c in state.components)
+    finally:  # a failed run must not leave the kept shop running
+        done = livesite("demo", "down", "--state-dir", str(where))
     assert done.returncode == 0, done.stderr
     assert not any(psutil.pid_exists(c.pid) and _ours(c.pid) for c in state.components)
