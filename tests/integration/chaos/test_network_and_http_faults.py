@@ -107,7 +107,7 @@ async def test_packet_drop_on_a_loopback_port_is_added_and_removed(book: FaultBo
                 subprocess.run, ["nft", "list", "ruleset"], capture_output=True, text=True
             )
         ).stdout
-        assert "livesite-" not in listing, "the rule is gone"
+        assert "livesite" not in listing, "the rule, and livesite's table with it, are gone"
 
 
 async def test_a_runner_killed_with_sigkill_leaves_no_toxic_past_its_ttl(
