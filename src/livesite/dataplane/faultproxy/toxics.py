@@ -10,6 +10,7 @@ and wrong types are refused when the toxic is created (400), not discovered on a
 from __future__ import annotations
 
 import asyncio
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -43,8 +44,9 @@ class Attributes(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
     type_name: ClassVar[str]
 
+    @abstractmethod
     async def pipe(self, stub: Stub) -> None:
-        raise NotImplementedError
+        """Carry the stream from ``stub``'s input to its output, doing to it what this toxic does."""
 
 
 def _loop_time() -> float:
