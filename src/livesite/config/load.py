@@ -300,6 +300,33 @@ def _quote_hint(value: object) -> str | None:
     return None
 
 
+N = TypeVar("N", models.Zone, Partner, CheckBase)
+
+
+def _named_once(
+    items: list[N],
+    key: str,
+    what: str,
+    source: Source,
+    first_at: dict[str, str],
+    errors: list[ConfigError],
+    rule: str = "",
+) -> list[N]:
+    """``items`` of one file; a name already defined (in this file or another) is an error at its line."""
+    for i, item in enumerate(items):
+        where = source.position((key, i, "name"))
+        if item.name in first_at:
+            errors.append(
+                ConfigError.at(
+                    where,
+                    f"{what} {item.name!r} is defined twice",
+                    hint=f"first defined at {first_at[item.name]}{rule}",
+                )
+            )
+        first_at[item.name] = str(where)
+    return items
+
+
 def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
     errors: list[ConfigError] = []
     zones: list[models.Zone] = []
@@ -322,39 +349,11 @@ def _combine(parts: list[tuple[Config, Source]], base_dir: Path) -> Config:
                         )
                     )
                 singles[key] = (config, source)
-        for i, zone in enumerate(config.zones):
-            if zone.name in zone_at:
-                errors.append(
-                    ConfigError.at(
-                        source.position(("zones", i, "name")),
-                        f"zone {zone.name!r} is defined twice",
-                        hint=f"first defined at {zone_at[zone.name]}",
-                    )
-                )
-            zone_at[zone.name] = str(source.position(("zones", i, "name")))
-            zones.append(zone)
-        for i, partner in enumerate(config.partners):
-            if partner.name in partner_at:
-                errors.append(
-                    ConfigError.at(
-                        source.position(("partners", i, "name")),
-                        f"partner {partner.name!r} is defined twice",
-                        hint=f"first defined at {partner_at[partner.name]}",
-                    )
-                )
-            partner_at[partner.name] = str(source.position(("partners", i, "name")))
-            partners.append(partner)
-        for i, check in enumerate(config.checks):
-            if check.name in check_at:
-                errors.append(
-                    ConfigError.at(
-                        source.position(("checks", i, "name")),
-                        f"check {check.name!r} is defined twice",
-                        hint=f"first defined at {check_at[check.name]}; check names must be unique",
-                    )
-                )
-            check_at[check.name] = str(source.position(("checks", i, "name")))
-            checks.append(check)
+        zones += _named_once(config.zones, "zones", "zone", source, zone_at, errors)
+        partners += _named_once(config.partners, "partners", "partner", source, partner_at, errors)
+        checks += _named_once(
+            config.checks, "checks", "check", source, check_at, errors, "; check names must be unique"
+        )
     empty = Config()
     defaults = singles.get("defaults", (empty, None))[0].defaults
     errors += consistency.problems(parts, zones, defaults, base_dir, partners=partners)

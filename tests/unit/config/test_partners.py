@@ -34,3 +34,11 @@ def test_a_partner_not_declared_is_named_at_its_line() -> None:
         loads(text, "c.yaml")
     message = str(e.value)
     assert "c.yaml:6" in message and "did you mean 'payments'" in message
+
+
+def test_a_partner_declared_twice_is_named_at_its_second_line() -> None:
+    text = BASE + "partners:\n  - {name: payments}\n  - {name: payments}\n"
+    with pytest.raises(ConfigErrors) as e:
+        loads(text, "c.yaml")
+    assert "c.yaml:5" in str(e.value) and "partner 'payments' is defined twice" in str(e.value)
+    assert "first defined at c.yaml:4" in str(e.value)
