@@ -30,6 +30,7 @@ FAULT, HALT = "fault", "halt"
 HALT_SECONDS = 10.0  # how long a halt stays up: long enough for every runner's next look
 _FAULT_SPEC: TypeAdapter[FaultSpec] = TypeAdapter(FaultSpec)
 REVERT_ATTEMPTS = 3
+SECRET_FIELDS = frozenset({"token"})
 
 
 class FaultPayload(BaseModel):
@@ -73,9 +74,10 @@ class FaultBook:
         # written in the lease, so the lease is complete before anything is touched.
         token = os.urandom(8).hex()
         info = {**kind.prepare(spec, target, token), "token": token}
-        payload = FaultPayload(
-            experiment=experiment, fault=spec.model_dump(mode="json"), target=target, info=info
-        )
+        # Secrets (a router's admin token) are not written to the store: a revert from the lease alone
+        # goes without them (the fault then ends at its TTL, which the data plane keeps by itself).
+        fault = spec.model_dump(mode="json", exclude=set(SECRET_FIELDS & set(type(spec).model_fields)))
+        payload = FaultPayload(experiment=experiment, fault=fault, target=target, info=info)
         lease = await self.leases.acquire(
             FAULT,
             [target.resource],

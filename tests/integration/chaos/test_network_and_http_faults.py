@@ -48,7 +48,9 @@ async def routed() -> AsyncIterator[tuple[str, TargetServer]]:
             sock.close()
 
 
-async def test_an_http_fault_hits_only_fake_users_and_is_reverted(routed, book: FaultBook) -> None:  # type: ignore[no-untyped-def]
+async def test_an_http_fault_hits_only_fake_users_and_is_reverted(
+    routed, book: FaultBook, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     url, _ = routed
     exp = loads_document(
         f"""
@@ -70,6 +72,11 @@ experiments:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
         assert (await client.get(f"{url}/status/200")).status_code == 200, "real customers are spared"
+        stored = await asyncio.to_thread(lambda: b"".join(f.read_bytes() for f in tmp_path.glob("chaos.db*")))
+        assert b"fake-users-get-503" in stored, "the lease is in the store"
+        assert TOKEN.encode() not in stored, "the router's admin token never reaches the store"
+        (left,) = await book.held()
+        assert "token" not in left.spec.model_fields_set  # what recover would revert with
         journal = await run
         assert journal.status == "completed" and journal.faults[0].reverted_at is not None
         assert (
