@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,11 +22,12 @@ from livesite.cli.signals import stop_on_signals
 from livesite.clock import SystemClock
 from livesite.config import load_document
 from livesite.errors import UsageError
+from livesite.rollout import commands
 from livesite.rollout.analyzer import RolloutAnalyzer
-from livesite.rollout.controller import Controller, heartbeat_fresh
+from livesite.rollout.controller import Controller
 from livesite.rollout.spec import RolloutFile, RolloutSpec, router_of
 from livesite.store import Store, open_store
-from livesite.store.rollouts import Command, CommandName, Decision, RolloutRecord, RolloutStore, rollouts_of
+from livesite.store.rollouts import CommandName, Decision, RolloutRecord, RolloutStore, rollouts_of
 
 app = typer.Typer(help="Canary and blue-green rollouts judged from live signals (docs/rollouts.md).")
 console = render.make_console()
@@ -169,51 +169,11 @@ def _send(name: str, file: Path, store: str | None, command: CommandName) -> Non
     async def main() -> str:
         opened, rollouts = await _open(url, base_dir)
         try:
-            record = await rollouts.record(name)
-            if record is None:
-                raise UsageError(f"{name} has not started", hint=f"livesite rollout start {name}")
-            if record.done:
-                raise UsageError(f"{name} is already {record.phase}")
-            alive = heartbeat_fresh(record, datetime.now(tz=UTC))
-            if command == "abort" and not alive:
-                return await _abort_here(spec, rollouts, record)
-            await rollouts.send(Command(rollout=name, command=command))
-            if alive:
-                return f"{command} sent to the controller ({record.owner})"
-            return f"{command} queued: no controller is running; `livesite rollout start {name}` takes it"
+            return await commands.send(spec, rollouts, command, router_of(spec.router))
         finally:
             await opened.close()
 
     console.print(runtime.run(main()), highlight=False)
-
-
-async def _abort_here(spec: RolloutSpec, rollouts: RolloutStore, record: RolloutRecord) -> str:
-    """No controller is alive: move all traffic to stable from here, and say so in the journal."""
-    router = router_of(spec.router)
-    weights = {spec.backends.stable: 100, spec.backends.canary: 0}
-    await router.set_weights(weights)
-    if record.pinned:
-        await router.set_routes([])
-    state = await router.verify()
-    seen = {k: state.weights.get(k) for k in weights}
-    if seen != weights:
-        raise UsageError(f"the router runs {seen} after being asked for {weights}; traffic NOT moved")
-    now = datetime.now(tz=UTC)
-    record.phase, record.weight, record.pinned, record.updated_at = "aborted", 0, False, now
-    record.reason = "aborted from the command line with no controller running"
-    await rollouts.save(record)
-    await rollouts.journal(
-        Decision(
-            rollout=spec.name,
-            at=now,
-            phase="aborted",
-            step=record.step,
-            action="aborted",
-            reason=record.reason,
-            weights=weights,
-        )
-    )
-    return f"no controller was running: all traffic sent to {spec.backends.stable} and {spec.name} aborted"
 
 
 @app.command()

@@ -236,3 +236,33 @@ async def test_promotion_waits_for_its_webhook_gate(store: RolloutStore) -> None
         assert (await asyncio.wait_for(run, 5)).phase == "promoted"
         asked = [r for r in hook.received if r.path == "/gate"]
         assert asked and b'"phase":"confirm-promotion"' in asked[-1].body.replace(b" ", b"")
+
+
+async def test_abort_with_no_controller_alive_moves_the_traffic_itself(store: RolloutStore) -> None:
+    from datetime import timedelta
+
+    from livesite.rollout import commands
+
+    router, analyzer = PlaneRouter(), ScriptedAnalyzer("pass")
+    spec = _spec("[{set_weight: 40}, {pause: 30s}]")
+    run = asyncio.create_task(_controller(spec, router, store, analyzer).run())
+
+    async def at_forty() -> bool:
+        found = await store.record("shop")
+        return found is not None and found.weight == 40
+
+    await _until(at_forty)
+    said = await commands.send(spec, store, "pause", router)
+    assert said.startswith("pause sent to the controller")
+    run.cancel()  # the controller dies; its heartbeat goes stale
+    await asyncio.gather(run, return_exceptions=True)
+    record = await store.record("shop")
+    assert record is not None and record.heartbeat_at is not None
+    record.heartbeat_at -= timedelta(minutes=1)
+    await store.save(record)
+    said = await commands.send(spec, store, "abort", router)
+    assert said.startswith("no controller was running")
+    assert router.weights == {"stable": 100, "canary": 0}
+    after = await store.record("shop")
+    assert after is not None and after.phase == "aborted"
+    assert (await store.decisions("shop", 1))[0].action == "aborted"
